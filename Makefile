@@ -1,0 +1,42 @@
+# Two commands: `make run` serves, `make test` runs every check. Both set up what they need first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+SDK_STAMP := tests/sdk/node_modules/.installed
+
+.PHONY: setup run test lint format schema bench clean
+
+setup: $(PY_STAMP) $(SDK_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(SDK_STAMP): tests/sdk/package.json tests/sdk/package-lock.json
+	npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(PY_STAMP)
+	$(BIN)/python app.py serve
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(PY_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: $(PY_STAMP)
+	$(BIN)/python app.py export-schema
+
+bench: setup
+	$(BIN)/python bench/rest_vs_graphql.py
+
+clean:
+	rm -rf $(VENV) tests/sdk/node_modules .pytest_cache .ruff_cache

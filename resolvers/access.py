@@ -1,0 +1,67 @@
+"""Who may see what. Everything below an organization is visible to its members only;
+anything else answers exactly as if it did not exist."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.errors import DomainError, not_found
+from resolvers.runtime import Caller
+from store.models import Organization, OrganizationMember, Project, Workspace
+
+OWNER = "owner"
+MEMBER = "member"
+ROLES = (OWNER, MEMBER)
+
+
+def member_org_ids(caller: Caller) -> Select[tuple[str]]:
+    return select(OrganizationMember.organization_id).where(OrganizationMember.user_id == caller.user_id)
+
+
+async def visible_organization(session: AsyncSession, caller: Caller, org_id: str) -> Organization:
+    org = await session.scalar(
+        select(Organization).where(Organization.id == org_id, Organization.id.in_(member_org_ids(caller)))
+    )
+    if org is None:
+        raise not_found("organization", org_id)
+    return org
+
+
+async def visible_workspace(session: AsyncSession, caller: Caller, workspace_id: str) -> tuple[Workspace, Organization]:
+    row = (
+        await session.execute(
+            select(Workspace, Organization)
+            .join(Organization, Organization.id == Workspace.organization_id)
+            .where(Workspace.id == workspace_id, Organization.id.in_(member_org_ids(caller)))
+        )
+    ).first()
+    if row is None:
+        raise not_found("workspace", workspace_id)
+    return row[0], row[1]
+
+
+async def visible_project(
+    session: AsyncSession, caller: Caller, project_id: str
+) -> tuple[Project, Workspace, Organization]:
+    row = (
+        await session.execute(
+            select(Project, Workspace, Organization)
+            .join(Workspace, Workspace.id == Project.workspace_id)
+            .join(Organization, Organization.id == Workspace.organization_id)
+            .where(Project.id == project_id, Organization.id.in_(member_org_ids(caller)))
+        )
+    ).first()
+    if row is None:
+        raise not_found("project", project_id)
+    return row[0], row[1], row[2]
+
+
+async def require_owner(session: AsyncSession, caller: Caller, org: Organization) -> None:
+    role = await session.scalar(
+        select(OrganizationMember.role).where(
+            OrganizationMember.organization_id == org.id, OrganizationMember.user_id == caller.user_id
+        )
+    )
+    if role != OWNER:
+        raise DomainError("FORBIDDEN", f"Only an owner of organization {org.id} can do this")

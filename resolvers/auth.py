@@ -1,0 +1,143 @@
+"""Login, refresh-token rotation, logout and token verification."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.errors import DomainError, missing
+from resolvers.passwords import verify_password
+from resolvers.runtime import Caller, Runtime
+from resolvers.tokens import issue_access_token, read_access_token
+from store.models import RefreshToken, User, utcnow
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    refresh_token: str
+    user: User
+
+
+def _hash(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+def _unauthorized(message: str) -> DomainError:
+    return DomainError("UNAUTHORIZED", message)
+
+
+def _start_session(rt: Runtime, user: User, family_id: str, session: AsyncSession) -> Session:
+    refresh_token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=_hash(refresh_token),
+            expires_at=utcnow() + timedelta(seconds=rt.settings.refresh_token_ttl),
+        )
+    )
+    access = issue_access_token(rt.jwt_secret, user.id, user.username, family_id, rt.settings.access_token_ttl)
+    return Session(access, refresh_token, user)
+
+
+async def login(rt: Runtime, username: object, password: object, client_address: str | None) -> Session:
+    if not isinstance(username, str) or not username:
+        raise missing("username")
+    if not isinstance(password, str) or not password:
+        raise missing("password")
+    wait = rt.login_throttle.retry_after(username, client_address)
+    if wait:
+        raise DomainError(
+            "TOO_MANY_REQUESTS",
+            f"Too many failed logins; try again in {wait} seconds",
+            {"retryAfter": wait},
+        )
+    async with rt.db.read() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+    if not await verify_password(user.password_hash if user else None, password):
+        rt.login_throttle.record_failure(username, client_address)
+        raise DomainError("AUTHENTICATION_FAILED", "Invalid username or password")
+    assert user is not None
+    rt.login_throttle.record_success(username, client_address)
+    async with rt.db.write() as session:
+        return _start_session(rt, user, str(uuid.uuid4()), session)
+
+
+async def refresh(rt: Runtime, refresh_token: object) -> Session:
+    """Rotate a refresh token. Replaying a rotated token revokes its whole family."""
+    if not isinstance(refresh_token, str) or not refresh_token:
+        raise missing("refreshToken")
+    reused = False
+    async with rt.db.write() as session:
+        record = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token)))
+        if record is None or record.revoked_at is not None or record.expires_at <= utcnow():
+            raise _unauthorized("Refresh token is invalid or expired")
+        if record.rotated_at is not None:
+            await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == record.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            reused = True
+        else:
+            user = await session.get(User, record.user_id)
+            if user is None:
+                raise _unauthorized("Refresh token is invalid or expired")
+            record.rotated_at = utcnow()
+            return _start_session(rt, user, record.family_id, session)
+    assert reused
+    raise _unauthorized("Refresh token was already used; every session from that login is revoked")
+
+
+async def logout(rt: Runtime, caller: Caller, refresh_token: str | None) -> None:
+    """Revoke the caller's login (its refresh-token family) and the given refresh token, if any."""
+    async with rt.db.write() as session:
+        families = [caller.token_family] if caller.token_family else []
+        if refresh_token:
+            record = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token)))
+            if record is not None and record.user_id == caller.user_id:
+                families.append(record.family_id)
+        if families:
+            await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id.in_(families), RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+
+
+async def authenticate(rt: Runtime, token: str | None) -> Caller:
+    """The caller behind an access token: valid signature, not expired, user present, login not revoked."""
+    if not token:
+        raise _unauthorized("Authentication required: send Authorization: Bearer <token>")
+    try:
+        claims = read_access_token(rt.jwt_secret, token)
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("Access token has expired") from None
+    except jwt.InvalidTokenError:
+        raise _unauthorized("Access token is invalid") from None
+    revoked = (
+        exists().where(RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_not(None)).correlate(None)
+    )
+    async with rt.db.read() as session:
+        row = (
+            await session.execute(
+                select(User.id, User.username, User.is_admin, revoked).where(User.id == claims.user_id)
+            )
+        ).first()
+    if row is None or row[3]:
+        raise _unauthorized("Access token is no longer valid")
+    return Caller(row[0], row[1], row[2], claims.family_id)
+
+
+async def verify(rt: Runtime, token: object) -> Caller:
+    if not isinstance(token, str) or not token:
+        raise missing("token")
+    return await authenticate(rt, token)

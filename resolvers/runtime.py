@@ -1,0 +1,29 @@
+"""What every resolver call receives: the running service's parts, and who is calling."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from resolvers.throttle import LoginThrottle
+from store.config import Settings
+from store.db import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    jwt_secret: str
+    login_throttle: LoginThrottle
+    started_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated user, as established from an access token."""
+
+    user_id: str
+    username: str
+    is_admin: bool
+    token_family: str | None = None

@@ -1,0 +1,105 @@
+"""The five auth operations (91-95) and `GET /auth/me`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from resolvers import auth, users
+from resolvers.auth import Session
+from resolvers.errors import DomainError
+from resolvers.runtime import Caller
+from rest_compat.http import bearer_token, endpoint, error_response, field, read_body, runtime
+from rest_compat.shapes import user_json
+
+REFRESH_COOKIE = "aintandem_refresh_token"
+
+
+def _session_response(request: Request, session: Session, with_user: bool) -> Response:
+    body: dict[str, object] = {"success": True, "token": session.access_token, "refreshToken": session.refresh_token}
+    if with_user:
+        body["user"] = user_json(session.user)
+    response = JSONResponse(body)
+    response.set_cookie(
+        REFRESH_COOKIE,
+        session.refresh_token,
+        max_age=runtime(request).settings.refresh_token_ttl,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _failure(request: Request, error: DomainError) -> Response:
+    return error_response(request, error, success=False)
+
+
+@endpoint("POST", "/auth/login", authenticated=False)
+async def login(request: Request) -> Response:
+    try:
+        body = await read_body(request)
+        address = request.client.host if request.client else None
+        session = await auth.login(runtime(request), body.get("username"), body.get("password"), address)
+    except DomainError as error:
+        return _failure(request, error)
+    return _session_response(request, session, with_user=True)
+
+
+@endpoint("POST", "/auth/refresh", authenticated=False)
+async def refresh(request: Request) -> Response:
+    try:
+        body = await read_body(request)
+        token = body.get("refreshToken") or request.cookies.get(REFRESH_COOKIE)
+        session = await auth.refresh(runtime(request), token)
+    except DomainError as error:
+        response = _failure(request, error)
+        response.delete_cookie(REFRESH_COOKIE, path="/")
+        return response
+    return _session_response(request, session, with_user=False)
+
+
+@endpoint("POST", "/auth/logout", authenticated=False)
+async def logout(request: Request) -> Response:
+    try:
+        caller = await auth.authenticate(runtime(request), bearer_token(request))
+        body = await read_body(request)
+        token = body.get("refreshToken") or request.cookies.get(REFRESH_COOKIE)
+        await auth.logout(runtime(request), caller, token if isinstance(token, str) else None)
+    except DomainError as error:
+        return _failure(request, error)
+    response = JSONResponse({"success": True, "message": "Logged out"})
+    response.delete_cookie(REFRESH_COOKIE, path="/")
+    return response
+
+
+@endpoint("GET", "/auth/verify", authenticated=False)
+async def verify_current(request: Request) -> Response:
+    try:
+        caller = await auth.authenticate(runtime(request), bearer_token(request))
+    except DomainError as error:
+        return _failure(request, error)
+    return JSONResponse({"success": True, "user": {"id": caller.user_id, "username": caller.username}})
+
+
+@endpoint("POST", "/auth/verify", authenticated=False)
+async def verify_token(request: Request) -> Response:
+    body = await read_body(request)
+    token = field(body, "token")
+    if not isinstance(token, str) or not token:
+        raise DomainError("MISSING_REQUIRED_FIELD", "token is required", {"field": "token"})
+    try:
+        caller = await auth.verify(runtime(request), token)
+    except DomainError as error:
+        return JSONResponse({"success": False, "error": error.message})
+    return JSONResponse({"success": True, "user": {"id": caller.user_id, "username": caller.username}})
+
+
+@endpoint("GET", "/auth/me")
+async def me(request: Request, caller: Caller) -> object:
+    user = await users.get_user(runtime(request), caller)
+    return {**user_json(user), "isAdmin": user.is_admin}
+
+
+routes = [login, refresh, logout, verify_current, verify_token, me]

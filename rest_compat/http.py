@@ -1,0 +1,127 @@
+"""Plumbing shared by the REST routes: the endpoint decorator, bodies, callers, error bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from resolvers.auth import authenticate
+from resolvers.errors import DomainError
+from resolvers.runtime import Caller, Runtime
+from resolvers.validation import UNSET, Maybe
+
+log = logging.getLogger("orchestrator.rest")
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def runtime(request: Request) -> Runtime:
+    return request.state.runtime
+
+
+def api_path(request: Request) -> str:
+    """The request path as clients of the contract name it: relative to `/api`."""
+    path: str = request.scope["path"]
+    root = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def error_body(request: Request, code: str, status: int, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "error": message,
+        "message": message,
+        "code": code,
+        "statusCode": status,
+        "timestamp": now_iso(),
+        "path": api_path(request),
+    }
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def error_response(request: Request, error: DomainError, **extra: Any) -> JSONResponse:
+    headers = {}
+    if error.code == "TOO_MANY_REQUESTS" and error.details:
+        headers["Retry-After"] = str(error.details.get("retryAfter", 1))
+    body = {**extra, **error_body(request, error.code, error.status, error.message, error.details)}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def internal_error_response(request: Request, exc: Exception) -> JSONResponse:
+    request_id = request.scope.get("request_id", "-")
+    log.exception("unhandled error in %s %s (request %s)", request.method, request.url.path, request_id, exc_info=exc)
+    message = f"Internal server error (request {request_id})"
+    return JSONResponse(error_body(request, "INTERNAL_ERROR", 500, message), status_code=500)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def current_caller(request: Request) -> Caller:
+    return await authenticate(runtime(request), bearer_token(request))
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """The JSON object sent, `{}` for an empty body; 400 for anything else."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError("VALIDATION_ERROR", "Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise DomainError("VALIDATION_ERROR", "Request body must be a JSON object")
+    return body
+
+
+def field(body: dict[str, Any], *names: str) -> Maybe[Any]:
+    """The first of `names` present in the body (aliases), or UNSET when none is."""
+    for name in names:
+        if name in body:
+            return body[name]
+    return UNSET
+
+
+def endpoint(method: str, path: str, status: int = 200, authenticated: bool = True) -> Callable[[Handler], Route]:
+    """Turn `handler(request, caller)` (or `handler(request)` when public) into a route.
+
+    A returned `Response` goes out as is; other values become JSON with `status`,
+    and `None` with 204. Domain errors become the contract's error body.
+    """
+
+    def wrap(handler: Handler) -> Route:
+        async def run(request: Request) -> Response:
+            try:
+                if authenticated:
+                    result = await handler(request, await current_caller(request))
+                else:
+                    result = await handler(request)
+            except DomainError as error:
+                return error_response(request, error)
+            except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a 500 body
+                return internal_error_response(request, exc)
+            if isinstance(result, Response):
+                return result
+            if result is None:
+                return Response(status_code=204)
+            return JSONResponse(result, status_code=status)
+
+        return Route(path, run, methods=[method], name=handler.__name__)
+
+    return wrap

@@ -1,0 +1,71 @@
+"""Settings (49-50), folder listings (64-67) and health (68)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from resolvers import browsing, settings
+from resolvers.health import uptime_seconds
+from resolvers.runtime import Caller
+from rest_compat.http import endpoint, field, read_body, runtime
+from rest_compat.shapes import settings_json
+
+
+@endpoint("GET", "/settings")
+async def get_settings(request: Request, caller: Caller) -> Any:
+    return settings_json(await settings.get_settings(runtime(request), caller))
+
+
+@endpoint("PUT", "/settings")
+async def update_settings(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    updated = await settings.update_settings(
+        runtime(request),
+        caller,
+        git_display_name=field(body, "gitDisplayName"),
+        git_email=field(body, "gitEmail"),
+        docker_image=field(body, "dockerImage"),
+    )
+    return settings_json(updated)
+
+
+@endpoint("POST", "/host/directories")
+async def browse_directories(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    path, directories = await browsing.browse_host(runtime(request), caller, body.get("currentPath"))
+    return {"currentPath": str(path), "directories": list(directories)}
+
+
+@endpoint("GET", "/folders/organizations")
+async def organization_folders(request: Request, caller: Caller) -> Any:
+    return {"folders": list(await browsing.organization_folders(runtime(request), caller))}
+
+
+@endpoint("GET", "/folders/workspaces/{organizationId}")
+async def workspace_folders(request: Request, caller: Caller) -> Any:
+    org_id = request.path_params["organizationId"]
+    return {"folders": list(await browsing.workspace_folders(runtime(request), caller, org_id))}
+
+
+@endpoint("GET", "/folders/projects/{workspaceId}")
+async def project_folders(request: Request, caller: Caller) -> Any:
+    workspace_id = request.path_params["workspaceId"]
+    return {"folders": list(await browsing.project_folders(runtime(request), caller, workspace_id))}
+
+
+@endpoint("GET", "/health", authenticated=False)
+async def health(request: Request) -> Any:
+    return {"status": "ok", "uptime": uptime_seconds(runtime(request))}
+
+
+routes = [
+    get_settings,
+    update_settings,
+    browse_directories,
+    organization_folders,
+    workspace_folders,
+    project_folders,
+    health,
+]

@@ -1,0 +1,73 @@
+"""The GraphQL schema and the ASGI view that serves it (HTTP, WebSocket, GraphiQL)."""
+
+from __future__ import annotations
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+
+from resolvers.auth import authenticate
+from resolvers.errors import DomainError
+from schema.context import Context
+from schema.errors import DomainErrors
+from schema.mutation import Mutation
+from schema.query import Query
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 2000
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            QueryDepthLimiter(max_depth=MAX_DEPTH),
+            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+            DomainErrors,
+        ],
+    )
+
+
+def _bearer(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() == "bearer":
+        return token.strip() or None
+    return value.strip() or None
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Authenticates HTTP requests by their Authorization header and sockets in `connection_init`."""
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        context = Context(request=request, response=response, rt=request.state.runtime)
+        if isinstance(request, Request):
+            token = _bearer(request.headers.get("authorization"))
+            if token:
+                await _sign_in(context, token)
+        return context
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        params = context.connection_params or {}
+        token = _bearer(params.get("authorization") or params.get("Authorization") or params.get("token"))
+        await _sign_in(context, token)
+        if context.caller_or_none is None:
+            raise ConnectionRejectionError({"code": "UNAUTHORIZED", "message": "a valid access token is required"})
+        return None
+
+
+async def _sign_in(context: Context, token: str | None) -> None:
+    try:
+        context.caller_or_none = await authenticate(context.rt, token)
+    except DomainError as error:
+        context.auth_error = error

@@ -1,0 +1,210 @@
+"""Mutation root: one mutation for every REST write, plus users and memberships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+from strawberry.types.unset import UnsetType
+
+from resolvers import auth, organizations, projects, settings, users, workflow_state, workspaces
+from resolvers.validation import UNSET, Maybe
+from schema.context import Context
+from schema.types import AuthPayload, Member, Organization, Project, Settings, User, WorkflowState, Workspace
+
+GraphInfo = Info[Context, None]
+
+
+def _sent(value: Any) -> Maybe[Any]:
+    """Strawberry's "not sent" as the resolvers' UNSET; null stays null."""
+    return UNSET if isinstance(value, UnsetType) else value
+
+
+@strawberry.input
+class UpdateProjectInput:
+    name: str | None = strawberry.UNSET
+    folder_path: str | None = strawberry.UNSET
+    sandbox_id: str | None = strawberry.UNSET
+    sandbox_name: str | None = strawberry.UNSET
+    workflow_id: str | None = strawberry.UNSET
+    workflow_state: JSON | None = strawberry.UNSET
+    ai_config: JSON | None = strawberry.UNSET
+
+
+@strawberry.input
+class SettingsInput:
+    git_display_name: str | None = strawberry.UNSET
+    git_email: str | None = strawberry.UNSET
+    docker_image: str | None = strawberry.UNSET
+
+
+def _client_address(info: GraphInfo) -> str | None:
+    client = info.context.request.client
+    return client.host if client else None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Log in; needs no token.")
+    async def login(self, info: GraphInfo, username: str, password: str) -> AuthPayload:
+        session = await auth.login(info.context.rt, username, password, _client_address(info))
+        return AuthPayload(token=session.access_token, refresh_token=session.refresh_token, user=User.of(session.user))
+
+    @strawberry.mutation(description="Exchange a refresh token for a new pair; needs no access token.")
+    async def refresh_token(self, info: GraphInfo, refresh_token: str) -> AuthPayload:
+        session = await auth.refresh(info.context.rt, refresh_token)
+        return AuthPayload(token=session.access_token, refresh_token=session.refresh_token, user=User.of(session.user))
+
+    @strawberry.mutation(description="Revoke this login's refresh tokens (and the one given).")
+    async def logout(self, info: GraphInfo, refresh_token: str | None = None) -> bool:
+        await auth.logout(info.context.rt, info.context.caller, refresh_token)
+        return True
+
+    @strawberry.mutation(description="Add a user (administrators only).")
+    async def create_user(self, info: GraphInfo, username: str, password: str, is_admin: bool = False) -> User:
+        return User.of(await users.create_user(info.context.rt, info.context.caller, username, password, is_admin))
+
+    @strawberry.mutation
+    async def create_organization(self, info: GraphInfo, name: str, folder_path: str) -> Organization:
+        org = await organizations.create_organization(info.context.rt, info.context.caller, name, folder_path)
+        return Organization.of(org)
+
+    @strawberry.mutation
+    async def update_organization(
+        self,
+        info: GraphInfo,
+        id: strawberry.ID,
+        name: str | None = strawberry.UNSET,
+        folder_path: str | None = strawberry.UNSET,
+    ) -> Organization:
+        org = await organizations.update_organization(
+            info.context.rt, info.context.caller, id, name=_sent(name), folder_path=_sent(folder_path)
+        )
+        return Organization.of(org)
+
+    @strawberry.mutation(description="Delete the organization's records; its folders stay on disk.")
+    async def delete_organization(self, info: GraphInfo, id: strawberry.ID) -> bool:
+        await organizations.delete_organization(info.context.rt, info.context.caller, id)
+        return True
+
+    @strawberry.mutation(description="Add a member by username, or change a member's role (owner or member).")
+    async def set_organization_member(
+        self, info: GraphInfo, organization_id: strawberry.ID, username: str, role: str = "member"
+    ) -> Member:
+        member, user = await organizations.set_member(
+            info.context.rt, info.context.caller, organization_id, username, role
+        )
+        return Member(user=User.of(user), role=member.role, joined_at=member.created_at)
+
+    @strawberry.mutation(description="Remove a member; anyone may leave, owners may remove others.")
+    async def remove_organization_member(
+        self, info: GraphInfo, organization_id: strawberry.ID, user_id: strawberry.ID
+    ) -> bool:
+        await organizations.remove_member(info.context.rt, info.context.caller, organization_id, user_id)
+        return True
+
+    @strawberry.mutation
+    async def create_workspace(
+        self, info: GraphInfo, organization_id: strawberry.ID, name: str, folder_path: str
+    ) -> Workspace:
+        workspace = await workspaces.create_workspace(
+            info.context.rt, info.context.caller, organization_id, name, folder_path
+        )
+        return Workspace.of(workspace)
+
+    @strawberry.mutation
+    async def update_workspace(
+        self,
+        info: GraphInfo,
+        id: strawberry.ID,
+        name: str | None = strawberry.UNSET,
+        folder_path: str | None = strawberry.UNSET,
+    ) -> Workspace:
+        workspace = await workspaces.update_workspace(
+            info.context.rt, info.context.caller, id, name=_sent(name), folder_path=_sent(folder_path)
+        )
+        return Workspace.of(workspace)
+
+    @strawberry.mutation(description="Delete the workspace's records; its folders stay on disk.")
+    async def delete_workspace(self, info: GraphInfo, id: strawberry.ID) -> bool:
+        await workspaces.delete_workspace(info.context.rt, info.context.caller, id)
+        return True
+
+    @strawberry.mutation
+    async def create_project(
+        self,
+        info: GraphInfo,
+        workspace_id: strawberry.ID,
+        name: str,
+        folder_path: str,
+        workflow_id: str | None = None,
+        ai_config: JSON | None = None,
+    ) -> Project:
+        project = await projects.create_project(
+            info.context.rt, info.context.caller, workspace_id, name, folder_path, workflow_id, ai_config
+        )
+        return Project.of(project)
+
+    @strawberry.mutation(description="Change the fields given; workflowId: null unbinds the workflow.")
+    async def update_project(self, info: GraphInfo, id: strawberry.ID, input: UpdateProjectInput) -> Project:
+        project = await projects.update_project(
+            info.context.rt,
+            info.context.caller,
+            id,
+            name=_sent(input.name),
+            folder_path=_sent(input.folder_path),
+            sandbox_id=_sent(input.sandbox_id),
+            sandbox_name=_sent(input.sandbox_name),
+            workflow_id=_sent(input.workflow_id),
+            workflow_state=_sent(input.workflow_state),
+            ai_config=_sent(input.ai_config),
+        )
+        return Project.of(project)
+
+    @strawberry.mutation(description="Delete a project; its folder goes too only with deleteFolder: true.")
+    async def delete_project(self, info: GraphInfo, id: strawberry.ID, delete_folder: bool = False) -> bool:
+        await projects.delete_project(info.context.rt, info.context.caller, id, delete_folder)
+        return True
+
+    @strawberry.mutation(description="Move a project, and its folder, to another workspace.")
+    async def move_project(self, info: GraphInfo, id: strawberry.ID, new_workspace_id: strawberry.ID) -> Project:
+        return Project.of(await projects.move_project(info.context.rt, info.context.caller, id, new_workspace_id))
+
+    @strawberry.mutation
+    async def update_workflow_state(
+        self,
+        info: GraphInfo,
+        project_id: strawberry.ID,
+        current_phase_id: str,
+        current_step_id: str | None = strawberry.UNSET,
+        step_statuses: JSON | None = strawberry.UNSET,
+    ) -> Project:
+        project = await workflow_state.set_workflow_state(
+            info.context.rt,
+            info.context.caller,
+            project_id,
+            current_phase_id,
+            _sent(current_step_id),
+            _sent(step_statuses),
+        )
+        return Project.of(project)
+
+    @strawberry.mutation(description="Set one step's status: pending, in-progress or completed.")
+    async def update_step_status(
+        self, info: GraphInfo, project_id: strawberry.ID, step_id: str, status: str
+    ) -> WorkflowState:
+        state = await workflow_state.set_step_status(info.context.rt, info.context.caller, project_id, step_id, status)
+        return WorkflowState.of(state)
+
+    @strawberry.mutation(description="Change the settings given; null clears one.")
+    async def update_settings(self, info: GraphInfo, input: SettingsInput) -> Settings:
+        updated = await settings.update_settings(
+            info.context.rt,
+            info.context.caller,
+            git_display_name=_sent(input.git_display_name),
+            git_email=_sent(input.git_email),
+            docker_image=_sent(input.docker_image),
+        )
+        return Settings.of(updated)

@@ -1,0 +1,61 @@
+"""Service settings, read once from environment variables.
+
+Every layer may read these; only `app.py` builds them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"setting {name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 9900
+    data_dir: Path = Path("data")
+    base_root: Path = Path("data/base-root")
+    database_url: str = "sqlite+aiosqlite:///data/orchestrator.db"
+    auth_username: str = "admin"
+    auth_password: str | None = None
+    jwt_secret: str | None = None
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 30 * 24 * 3600
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 60
+    host_browse_root: Path = field(default_factory=Path.home)
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("DATA_DIR") or "data").resolve()
+        base_root = Path(env.get("BASE_ROOT") or env.get("KAI_BASE_ROOT") or data_dir / "base-root")
+        database_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'orchestrator.db'}"
+        return cls(
+            host=env.get("HOST") or "127.0.0.1",
+            port=_int(env, "PORT", 9900),
+            data_dir=data_dir,
+            base_root=base_root.resolve(),
+            database_url=database_url,
+            auth_username=env.get("AUTH_USERNAME") or "admin",
+            auth_password=env.get("AUTH_PASSWORD") or None,
+            jwt_secret=env.get("JWT_SECRET") or None,
+            access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 3600),
+            refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+            login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5),
+            login_lockout_seconds=_int(env, "LOGIN_LOCKOUT_SECONDS", 60),
+            host_browse_root=Path(env.get("HOST_BROWSE_ROOT") or Path.home()).resolve(),
+            log_level=(env.get("LOG_LEVEL") or "info").lower(),
+        )

@@ -1,0 +1,29 @@
+"""Apply Alembic migrations at start, on the service's own engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+from store.db import Database
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade_to_head(database: Database) -> None:
+    def run(connection: Connection) -> None:
+        command.upgrade(alembic_config(connection), "head")
+
+    async with database.engine.begin() as connection:
+        await connection.run_sync(run)
