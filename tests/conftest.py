@@ -59,10 +59,18 @@ class LiveServer:
 def start_server(data_dir: Path, **env: str) -> LiveServer:
     port = free_port()
     settings = Settings.from_env(
-        {"DATA_DIR": str(data_dir), "PORT": str(port), "AUTH_PASSWORD": ADMIN_PASSWORD, "HOST_BROWSE_ROOT": str(data_dir), **env}
+        {
+            "DATA_DIR": str(data_dir),
+            "PORT": str(port),
+            "AUTH_PASSWORD": ADMIN_PASSWORD,
+            "HOST_BROWSE_ROOT": str(data_dir),
+            **env,
+        }
     )
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -130,7 +138,9 @@ class Api:
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.client.post(
-            self.client.base_url.join("/graphql"), json={"query": query, "variables": variables or {}}, headers=self.headers()
+            self.client.base_url.join("/graphql"),
+            json={"query": query, "variables": variables or {}},
+            headers=self.headers(),
         )
         assert response.status_code == 200, response.text
         return response.json()
@@ -201,7 +211,9 @@ class Tree:
 def make_tree(api: Api) -> Tree:
     org = api.create("/organizations", {"name": unique("Org"), "folderPath": unique("org")})
     workspace = api.create(f"/organizations/{org['id']}/workspaces", {"name": unique("Ws"), "folderPath": unique("ws")})
-    project = api.create(f"/workspaces/{workspace['id']}/projects", {"name": unique("Proj"), "folderPath": unique("proj")})
+    project = api.create(
+        f"/workspaces/{workspace['id']}/projects", {"name": unique("Proj"), "folderPath": unique("proj")}
+    )
     return Tree(org, workspace, project)
 
 
@@ -209,3 +221,14 @@ def make_tree(api: Api) -> Tree:
 def tree(alice: Api) -> Tree:
     """An organization → workspace → project owned by `alice`."""
     return make_tree(alice)
+
+
+@pytest.fixture(scope="module")
+def module_user(server: LiveServer, admin: Api) -> Api:
+    """One user for a whole module, for tests that only read or that must change nothing."""
+    return add_user(server, admin)
+
+
+@pytest.fixture(scope="module")
+def module_tree(module_user: Api) -> Tree:
+    return make_tree(module_user)

@@ -9,5 +9,7 @@ def test_health_needs_no_token(server: LiveServer) -> None:
 
 
 def test_tree_fixture_creates_folders(server: LiveServer, tree: Tree) -> None:
-    folder = server.settings.base_root / tree.org["folderPath"] / tree.workspace["folderPath"] / tree.project["folderPath"]
+    folder = (
+        server.settings.base_root / tree.org["folderPath"] / tree.workspace["folderPath"] / tree.project["folderPath"]
+    )
     assert folder.is_dir()
