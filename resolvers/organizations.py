@@ -104,7 +104,7 @@ async def list_members(rt: Runtime, caller: Caller, org_id: str) -> Sequence[tup
             .where(OrganizationMember.organization_id == org_id)
             .order_by(OrganizationMember.created_at, User.username)
         )
-        return [(member, user) for member, user in rows.tuples()]
+        return [(member, user) for member, user in rows]
 
 
 async def members_by_organization(
@@ -119,7 +119,7 @@ async def members_by_organization(
             .order_by(OrganizationMember.created_at, User.username)
         )
         grouped: dict[str, list[tuple[OrganizationMember, User]]] = {org_id: [] for org_id in org_ids}
-        for member, user in rows.tuples():
+        for member, user in rows:
             grouped[member.organization_id].append((member, user))
         return grouped
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -11,6 +11,7 @@ from resolvers.organizations import members_by_organization, organizations_by_id
 from resolvers.projects import projects_by_workspace
 from resolvers.runtime import Caller, Runtime
 from resolvers.workspaces import workspaces_by_ids, workspaces_by_organization
+from store import models
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -31,3 +32,10 @@ class Loaders:
         self.workspaces_of_organization = _loader(lambda ids: workspaces_by_organization(rt, caller, ids), [])
         self.projects_of_workspace = _loader(lambda ids: projects_by_workspace(rt, caller, ids), [])
         self.members_of_organization = _loader(lambda ids: members_by_organization(rt, caller, ids), [])
+
+    def remember_organizations(self, organizations: Iterable[models.Organization]) -> None:
+        """Organizations already fetched, so fields pointing back at them need no query."""
+        self.organization.prime_many({org.id: org for org in organizations})
+
+    def remember_workspaces(self, workspaces: Iterable[models.Workspace]) -> None:
+        self.workspace.prime_many({workspace.id: workspace for workspace in workspaces})

@@ -47,6 +47,7 @@ class Query:
     @strawberry.field
     async def organizations(self, info: GraphInfo) -> list[Organization]:
         found = await organizations.list_organizations(info.context.rt, info.context.caller)
+        info.context.loaders.remember_organizations(found)
         return [Organization.of(o) for o in found]
 
     @strawberry.field

@@ -75,7 +75,9 @@ class Organization:
 
     @strawberry.field
     async def workspaces(self, info: Info[Context, None]) -> list[Workspace]:
-        return [Workspace.of(w) for w in await info.context.loaders.workspaces_of_organization.load(self.id)]
+        found = await info.context.loaders.workspaces_of_organization.load(self.id)
+        info.context.loaders.remember_workspaces(found)
+        return [Workspace.of(w) for w in found]
 
     @strawberry.field
     async def members(self, info: Info[Context, None]) -> list[Member]:
