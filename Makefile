@@ -5,9 +5,12 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 SDK_STAMP := tests/sdk/node_modules/.installed
 
-.PHONY: setup run test lint format schema bench clean
+.PHONY: setup system-deps run test lint format schema bench clean
 
-setup: $(PY_STAMP) $(SDK_STAMP)
+setup: system-deps $(PY_STAMP) $(SDK_STAMP)
+
+system-deps:
+	@scripts/system-deps.sh
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

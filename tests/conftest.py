@@ -22,6 +22,7 @@ import uvicorn
 from app import create_app
 from resolvers.runtime import Runtime
 from store.config import Settings
+from tests.pg_cluster import postgres_server
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-password-123"
@@ -82,11 +83,19 @@ def start_server(data_dir: Path, **env: str) -> LiveServer:
     return LiveServer(f"http://127.0.0.1:{port}", settings, server, thread, app)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("server"))
-    yield live
-    live.stop()
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The shared server; every test that uses it runs once on SQLite and once on PostgreSQL."""
+    data_dir = tmp_path_factory.mktemp(f"server-{request.param}")
+    if request.param == "sqlite":
+        live = start_server(data_dir)
+        yield live
+        live.stop()
+        return
+    with postgres_server(free_port()) as database_url:
+        live = start_server(data_dir, DATABASE_URL=database_url)
+        yield live
+        live.stop()
 
 
 @pytest.fixture

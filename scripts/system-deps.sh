@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System packages the test suite needs beside Python and Node: a PostgreSQL server (the suite runs on
+# SQLite and on PostgreSQL). Installs what is missing with apt when run as root; otherwise says what to install.
+set -euo pipefail
+
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
+command -v node >/dev/null || missing+=(nodejs npm)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${missing[*]} (install them, e.g. sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian package starts a cluster of its own; the tests start private ones and need nothing running.
+if command -v service >/dev/null; then service postgresql stop >/dev/null 2>&1 || true; fi
