@@ -75,7 +75,7 @@ async def refresh(rt: Runtime, refresh_token: object) -> Session:
     """Rotate a refresh token. Replaying a rotated token revokes its whole family."""
     if not isinstance(refresh_token, str) or not refresh_token:
         raise missing("refreshToken")
-    reused = False
+    replayed_family: str | None = None
     async with rt.db.write() as session:
         record = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token)))
         if record is None or record.revoked_at is not None or record.expires_at <= utcnow():
@@ -86,14 +86,15 @@ async def refresh(rt: Runtime, refresh_token: object) -> Session:
                 .where(RefreshToken.family_id == record.family_id, RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-            reused = True
+            replayed_family = record.family_id
         else:
             user = await session.get(User, record.user_id)
             if user is None:
                 raise _unauthorized("Refresh token is invalid or expired")
             record.rotated_at = utcnow()
             return _start_session(rt, user, record.family_id, session)
-    assert reused
+    assert replayed_family is not None
+    rt.auth_cache.forget_families({replayed_family})
     raise _unauthorized("Refresh token was already used; every session from that login is revoked")
 
 
@@ -111,12 +112,16 @@ async def logout(rt: Runtime, caller: Caller, refresh_token: str | None) -> None
                 .where(RefreshToken.family_id.in_(families), RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
+    rt.auth_cache.forget_families(set(families))
 
 
 async def authenticate(rt: Runtime, token: str | None) -> Caller:
     """The caller behind an access token: valid signature, not expired, user present, login not revoked."""
     if not token:
         raise _unauthorized("Authentication required: send Authorization: Bearer <token>")
+    cached = rt.auth_cache.get(token)
+    if cached is not None:
+        return cached
     try:
         claims = read_access_token(rt.jwt_secret, token)
     except jwt.ExpiredSignatureError:
@@ -134,7 +139,9 @@ async def authenticate(rt: Runtime, token: str | None) -> Caller:
         ).first()
     if row is None or row[3]:
         raise _unauthorized("Access token is no longer valid")
-    return Caller(row[0], row[1], row[2], claims.family_id)
+    caller = Caller(row[0], row[1], row[2], claims.family_id)
+    rt.auth_cache.put(token, caller, claims.expires_at)
+    return caller
 
 
 async def verify(rt: Runtime, token: object) -> Caller:

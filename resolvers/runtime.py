@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from resolvers.auth_cache import AuthCache
 from resolvers.throttle import LoginThrottle
 from store.config import Settings
 from store.db import Database
@@ -16,6 +17,7 @@ class Runtime:
     db: Database
     jwt_secret: str
     login_throttle: LoginThrottle
+    auth_cache: AuthCache = field(default_factory=AuthCache)
     started_at: float = field(default_factory=time.monotonic)
 
 

@@ -35,6 +35,7 @@ class AccessClaims:
     user_id: str
     username: str
     family_id: str | None
+    expires_at: int
 
 
 def issue_access_token(secret: str, user_id: str, username: str, family_id: str, ttl: int) -> str:
@@ -57,4 +58,4 @@ def read_access_token(secret: str, token: str) -> AccessClaims:
     family = claims.get("fam")
     if not isinstance(claims["sub"], str) or not isinstance(username, str):
         raise jwt.InvalidTokenError("malformed claims")
-    return AccessClaims(claims["sub"], username, family if isinstance(family, str) else None)
+    return AccessClaims(claims["sub"], username, family if isinstance(family, str) else None, int(claims["exp"]))

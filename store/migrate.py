@@ -25,5 +25,5 @@ async def upgrade_to_head(database: Database) -> None:
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), "head")
 
-    async with database.engine.begin() as connection:
+    async with database.writer.begin() as connection:
         await connection.run_sync(run)

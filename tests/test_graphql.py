@@ -62,8 +62,9 @@ def test_nested_query_costs_a_constant_number_of_statements(server: LiveServer, 
         assert len(projects) == expected_projects
         counts.append(len([s for s in statements if not s.startswith("BEGIN")]))
     assert counts[0] == counts[1], counts
-    # The caller, organizations, workspaces, projects; the parents the projects point back to come from the loaders.
-    assert counts[1] == 4, counts
+    # Organizations, workspaces, projects (and the caller, unless recently seen); the parents the
+    # projects point back to come from the loaders.
+    assert counts[1] <= 4, counts
 
 
 def test_graph_follows_the_domain(alice: Api, tree: Tree) -> None:
