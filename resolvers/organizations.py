@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import folders
-from resolvers.access import OWNER, ROLES, member_org_ids, require_owner, visible_organization
+from resolvers.access import MEMBER_ORG_IDS, OWNER, ROLES, member_org_ids, require_owner, visible_organization
 from resolvers.errors import conflict, not_found
 from resolvers.paths import organization_dir
 from resolvers.runtime import Caller, Runtime
@@ -16,11 +16,14 @@ from resolvers.tx import writing
 from resolvers.validation import UNSET, Maybe, one_of, required_text
 from store.models import Organization, OrganizationMember, User
 
+ALL_VISIBLE_ORGANIZATIONS = (
+    select(Organization).where(Organization.id.in_(MEMBER_ORG_IDS)).order_by(Organization.created_at, Organization.id)
+)
+
 
 async def list_organizations(rt: Runtime, caller: Caller) -> Sequence[Organization]:
     async with rt.db.read() as session:
-        query = select(Organization).where(Organization.id.in_(member_org_ids(caller)))
-        return (await session.scalars(query.order_by(Organization.created_at, Organization.id))).all()
+        return (await session.scalars(ALL_VISIBLE_ORGANIZATIONS, {"caller_id": caller.user_id})).all()
 
 
 async def get_organization(rt: Runtime, caller: Caller, org_id: str) -> Organization:

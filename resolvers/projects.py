@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import folders
-from resolvers.access import member_org_ids, visible_project, visible_workspace
+from resolvers.access import MEMBER_ORG_IDS, member_org_ids, visible_project, visible_workspace
 from resolvers.ai_config import validate_ai_config
 from resolvers.errors import conflict, missing
 from resolvers.paths import project_dir, workspace_dir
@@ -29,15 +29,17 @@ class ProjectPath:
     folder: Path
 
 
+ALL_VISIBLE_PROJECTS = (
+    select(Project)
+    .join(Workspace, Workspace.id == Project.workspace_id)
+    .where(Workspace.organization_id.in_(MEMBER_ORG_IDS))
+    .order_by(Project.created_at, Project.id)
+)
+
+
 async def list_all_projects(rt: Runtime, caller: Caller) -> Sequence[Project]:
     async with rt.db.read() as session:
-        query = (
-            select(Project)
-            .join(Workspace, Workspace.id == Project.workspace_id)
-            .where(Workspace.organization_id.in_(member_org_ids(caller)))
-            .order_by(Project.created_at, Project.id)
-        )
-        return (await session.scalars(query)).all()
+        return (await session.scalars(ALL_VISIBLE_PROJECTS, {"caller_id": caller.user_id})).all()
 
 
 async def list_projects(rt: Runtime, caller: Caller, workspace_id: str) -> Sequence[Project]:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import folders
-from resolvers.access import member_org_ids, visible_organization, visible_workspace
+from resolvers.access import MEMBER_ORG_IDS, member_org_ids, visible_organization, visible_workspace
 from resolvers.errors import conflict
 from resolvers.paths import organization_dir, workspace_dir
 from resolvers.runtime import Caller, Runtime
@@ -16,11 +16,14 @@ from resolvers.tx import writing
 from resolvers.validation import UNSET, Maybe, required_text
 from store.models import Workspace
 
+ALL_VISIBLE_WORKSPACES = (
+    select(Workspace).where(Workspace.organization_id.in_(MEMBER_ORG_IDS)).order_by(Workspace.created_at, Workspace.id)
+)
+
 
 async def list_all_workspaces(rt: Runtime, caller: Caller) -> Sequence[Workspace]:
     async with rt.db.read() as session:
-        query = select(Workspace).where(Workspace.organization_id.in_(member_org_ids(caller)))
-        return (await session.scalars(query.order_by(Workspace.created_at, Workspace.id))).all()
+        return (await session.scalars(ALL_VISIBLE_WORKSPACES, {"caller_id": caller.user_id})).all()
 
 
 async def list_workspaces(rt: Runtime, caller: Caller, org_id: str) -> Sequence[Workspace]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,6 +20,13 @@ from resolvers.validation import UNSET, Maybe
 log = logging.getLogger("orchestrator.rest")
 
 Handler = Callable[..., Awaitable[Any]]
+
+
+class JSONBody(JSONResponse):
+    """JSON rendered by orjson: the same bytes a client parses, several times faster to produce."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def runtime(request: Request) -> Runtime:
@@ -56,14 +63,14 @@ def error_response(request: Request, error: DomainError, **extra: Any) -> JSONRe
     if error.code == "TOO_MANY_REQUESTS" and error.details:
         headers["Retry-After"] = str(error.details.get("retryAfter", 1))
     body = {**extra, **error_body(request, error.code, error.status, error.message, error.details)}
-    return JSONResponse(body, status_code=error.status, headers=headers)
+    return JSONBody(body, status_code=error.status, headers=headers)
 
 
 def internal_error_response(request: Request, exc: Exception) -> JSONResponse:
     request_id = request.scope.get("request_id", "-")
     log.exception("unhandled error in %s %s (request %s)", request.method, request.url.path, request_id, exc_info=exc)
     message = f"Internal server error (request {request_id})"
-    return JSONResponse(error_body(request, "INTERNAL_ERROR", 500, message), status_code=500)
+    return JSONBody(error_body(request, "INTERNAL_ERROR", 500, message), status_code=500)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -82,8 +89,8 @@ async def read_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise DomainError("VALIDATION_ERROR", "Request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise DomainError("VALIDATION_ERROR", "Request body must be a JSON object")
@@ -120,7 +127,7 @@ def endpoint(method: str, path: str, status: int = 200, authenticated: bool = Tr
                 return result
             if result is None:
                 return Response(status_code=204)
-            return JSONResponse(result, status_code=status)
+            return JSONBody(result, status_code=status)
 
         return Route(path, run, methods=[method], name=handler.__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +17,7 @@ from resolvers.auth import authenticate
 from resolvers.errors import DomainError
 from schema.context import Context
 from schema.errors import DomainErrors
+from schema.fast_execution import FastLeafExecutionContext
 from schema.mutation import Mutation
 from schema.query import Query
 
@@ -30,6 +32,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=FastLeafExecutionContext,
         extensions=[
             lambda: AddValidationRules(LIMIT_RULES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -51,6 +54,9 @@ def _bearer(value: object) -> str | None:
 
 class GraphQLView(GraphQL[Context, None]):
     """Authenticates HTTP requests by their Authorization header and sockets in `connection_init`."""
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(request=request, response=response, rt=request.state.runtime)

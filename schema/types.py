@@ -127,7 +127,9 @@ class Project:
     ai_config: JSON | None
     created_at: datetime
     updated_at: datetime
-    stored_state: strawberry.Private[dict[str, Any]]
+    workflow_state: WorkflowState = strawberry.field(
+        description="The manual workflow tracker; the default state when never set."
+    )
 
     @classmethod
     def of(cls, project: models.Project) -> Project:
@@ -143,12 +145,8 @@ class Project:
             ai_config=project.ai_config,
             created_at=project.created_at,
             updated_at=project.updated_at,
-            stored_state=workflow_state.state_of(project),
+            workflow_state=WorkflowState.of(workflow_state.state_of(project)),
         )
-
-    @strawberry.field(description="The manual workflow tracker; the default state when never set.")
-    def workflow_state(self) -> WorkflowState:
-        return WorkflowState.of(self.stored_state)
 
     @strawberry.field
     async def workspace(self, info: Info[Context, None]) -> Workspace:

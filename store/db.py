@@ -14,11 +14,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 _BEGIN_MODE = "sqlite_begin_mode"
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
@@ -46,7 +53,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
+        self.engine = create_async_engine(
+            url, pool_pre_ping=not self.is_sqlite, json_serializer=_json_text, json_deserializer=orjson.loads
+        )
         if self.is_sqlite:
             _tune_sqlite(self.engine)
         self.writer = self.engine.execution_options(**{_BEGIN_MODE: "IMMEDIATE"}) if self.is_sqlite else self.engine
