@@ -6,12 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, LiveServer, Tree, add_user, make_tree
-
-
-@pytest.fixture(scope="module")
-def owner(server: LiveServer, admin: Api) -> Api:
-    return add_user(server, admin)
+from tests.conftest import Api, LiveServer, Tree, add_user
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +14,8 @@ def outsider(server: LiveServer, admin: Api) -> Api:
     return add_user(server, admin)
 
 
-@pytest.fixture(scope="module")
-def owned(owner: Api) -> Tree:
-    """The owner's tree; tests using it must leave it unchanged (they only try what must be refused)."""
-    return make_tree(owner)
-
-
-def test_rest_reads_and_lists_hide_the_other_users_tree(outsider: Api, owned: Tree) -> None:
-    org, ws, project = owned.org["id"], owned.workspace["id"], owned.project["id"]
+def test_rest_reads_and_lists_hide_the_other_users_tree(outsider: Api, module_tree: Tree) -> None:
+    org, ws, project = module_tree.org["id"], module_tree.workspace["id"], module_tree.project["id"]
     for path, code in [
         (f"/organizations/{org}", "ORGANIZATION_NOT_FOUND"),
         (f"/organizations/{org}/workspaces", "ORGANIZATION_NOT_FOUND"),
@@ -51,9 +40,9 @@ def test_rest_reads_and_lists_hide_the_other_users_tree(outsider: Api, owned: Tr
 
 
 def test_rest_writes_and_deletes_are_refused_and_change_nothing(
-    server: LiveServer, owner: Api, outsider: Api, owned: Tree
+    server: LiveServer, module_user: Api, outsider: Api, module_tree: Tree
 ) -> None:
-    org, ws, project = owned.org["id"], owned.workspace["id"], owned.project["id"]
+    org, ws, project = module_tree.org["id"], module_tree.workspace["id"], module_tree.project["id"]
     outsiders_org = outsider.create("/organizations", {"name": "Outsider", "folderPath": f"outsider-{org[:8]}"})
     outsiders_ws = outsider.create(f"/organizations/{outsiders_org['id']}/workspaces", {"name": "W", "folderPath": "w"})
     attempts: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -76,12 +65,12 @@ def test_rest_writes_and_deletes_are_refused_and_change_nothing(
     outsiders_project = outsider.create(f"/workspaces/{outsiders_ws['id']}/projects", {"name": "P", "folderPath": "p"})
     assert outsider.post(f"/projects/{outsiders_project['id']}/move", {"newWorkspaceId": ws}).status_code == 404
 
-    assert owner.get(f"/organizations/{org}").json() == owned.org
-    assert owner.get(f"/workspaces/{ws}").json() == owned.workspace
-    assert owner.get(f"/projects/{project}").json() == owned.project
-    assert [p["id"] for p in owner.get(f"/workspaces/{ws}/projects").json()] == [project]
-    folder = server.settings.base_root / owned.org["folderPath"] / owned.workspace["folderPath"]
-    assert (folder / owned.project["folderPath"]).is_dir() and not (folder / "evil").exists()
+    assert module_user.get(f"/organizations/{org}").json() == module_tree.org
+    assert module_user.get(f"/workspaces/{ws}").json() == module_tree.workspace
+    assert module_user.get(f"/projects/{project}").json() == module_tree.project
+    assert [p["id"] for p in module_user.get(f"/workspaces/{ws}/projects").json()] == [project]
+    folder = server.settings.base_root / module_tree.org["folderPath"] / module_tree.workspace["folderPath"]
+    assert (folder / module_tree.project["folderPath"]).is_dir() and not (folder / "evil").exists()
 
 
 GRAPHQL_READS = [
@@ -132,25 +121,27 @@ GRAPHQL_WRITES = [
 
 @pytest.mark.parametrize(("query", "target", "code"), GRAPHQL_READS + GRAPHQL_WRITES)
 def test_graphql_refuses_the_other_users_objects(
-    owner: Api, outsider: Api, owned: Tree, query: str, target: str, code: str
+    module_user: Api, outsider: Api, module_tree: Tree, query: str, target: str, code: str
 ) -> None:
-    ids = {"org": owned.org["id"], "ws": owned.workspace["id"], "project": owned.project["id"]}
+    ids = {"org": module_tree.org["id"], "ws": module_tree.workspace["id"], "project": module_tree.project["id"]}
     result = outsider.graphql(query, {"id": ids[target]})
     assert result["data"] is None
     assert [e["extensions"]["code"] for e in result["errors"]] == [code]
-    assert owner.get(f"/projects/{owned.project['id']}").json() == owned.project
-    assert owner.get(f"/organizations/{owned.org['id']}").json() == owned.org
+    assert module_user.get(f"/projects/{module_tree.project['id']}").json() == module_tree.project
+    assert module_user.get(f"/organizations/{module_tree.org['id']}").json() == module_tree.org
 
 
-def test_graphql_lists_and_graph_never_reach_the_other_users_tree(owner: Api, outsider: Api, owned: Tree) -> None:
+def test_graphql_lists_and_graph_never_reach_the_other_users_tree(
+    module_user: Api, outsider: Api, module_tree: Tree
+) -> None:
     result = outsider.graphql(
         "{ organizations { id workspaces { id projects { id } } } workspaces { id } projects { id } }"
     )
     seen = repr(result["data"])
-    for object_id in (owned.org["id"], owned.workspace["id"], owned.project["id"]):
+    for object_id in (module_tree.org["id"], module_tree.workspace["id"], module_tree.project["id"]):
         assert object_id not in seen
-    mine = owner.graphql("{ organizations { id workspaces { id projects { id } } } }")
-    assert owned.project["id"] in repr(mine["data"])
+    mine = module_user.graphql("{ organizations { id workspaces { id projects { id } } } }")
+    assert module_tree.project["id"] in repr(mine["data"])
 
 
 def test_membership_grants_and_removal_revokes_access(alice: Api, bob: Api, tree: Tree) -> None:
