@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beside Python and Node: a PostgreSQL server (the suite runs on
-# SQLite and on PostgreSQL). Installs what is missing with apt when run as root; otherwise says what to install.
+# SQLite and on PostgreSQL); dockerd and a static busybox (the sandbox tests start a private Docker engine
+# and build their image from busybox: no registry needed); bubblewrap (the local sandbox backend).
+# Installs what is missing with apt when run as root; otherwise says what to install.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 command -v node >/dev/null || missing+=(nodejs npm)
+command -v dockerd >/dev/null || missing+=(docker.io)
+[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ] || missing+=(busybox-static)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+command -v ip >/dev/null || missing+=(iproute2)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

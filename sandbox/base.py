@@ -1,0 +1,167 @@
+"""The interface every sandbox backend implements, and the values that cross it.
+
+A sandbox is where a project's commands run: a Docker container, or (without Docker) the project
+folder itself with processes isolated by bubblewrap where it is installed. Backends know nothing
+about users, projects or the database; callers pass a complete `SandboxSpec`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+SANDBOX_LABEL = "orchestrator.sandbox"
+"""Label (value "true") on everything a backend creates, so it lists only its own sandboxes."""
+PROJECT_LABEL = "orchestrator.project-id"
+
+STATUSES = ("created", "running", "paused", "stopped", "exited", "removing", "dead")
+
+
+class SandboxError(Exception):
+    """A backend failed to do what was asked; the message says what and why."""
+
+
+class SandboxNotFound(SandboxError):
+    pass
+
+
+class SandboxUnavailable(SandboxError):
+    """The backend cannot be reached at all (for example the Docker engine is down)."""
+
+
+class ImageNotFound(SandboxError):
+    pass
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class FolderMapping:
+    host_path: str
+    container_path: str
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Everything needed to create a sandbox for one project."""
+
+    name: str
+    image: str
+    project_id: str
+    project_dir: Path
+    """The project's folder on this host; it becomes the working directory."""
+    container_workdir: str
+    """Where the project folder appears inside the sandbox (for example /base-root/org/ws/project)."""
+    env: dict[str, str] = field(default_factory=dict)
+    folder_mappings: Sequence[FolderMapping] = ()
+    port_mappings: Sequence[PortMapping] = ()
+    docker_socket: bool = False
+    """Mount the engine's socket inside (docker-out-of-docker); only when the project asks."""
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    id: str
+    name: str
+    image: str
+    status: str
+    """One of STATUSES."""
+    project_id: str | None
+    created_at: datetime
+    workdir: str
+    ports: Sequence[PortMapping] = ()
+    ip: str | None = None
+    isolation: str = "docker"
+    """How commands are confined: "docker", "bubblewrap" or "none"."""
+
+
+@dataclass(frozen=True)
+class OutputChunk:
+    stream: str
+    """"stdout" or "stderr"."""
+    data: bytes
+
+
+class RunningCommand(ABC):
+    """A command started in a sandbox. Read `output()` to the end, then `wait()` for the exit code."""
+
+    @abstractmethod
+    def output(self) -> AsyncIterator[OutputChunk]:
+        """Chunks as the process writes them (not buffered to the end)."""
+
+    @abstractmethod
+    async def wait(self) -> int:
+        """The exit code; -1 when the process was killed (by `kill()` or the timeout)."""
+
+    @abstractmethod
+    async def kill(self) -> None:
+        """Stop the process (and its children) now."""
+
+    @property
+    @abstractmethod
+    def timed_out(self) -> bool: ...
+
+
+class SandboxBackend(ABC):
+    name: str
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise SandboxUnavailable when the backend cannot be used."""
+
+    @abstractmethod
+    async def image_exists(self, image: str) -> bool: ...
+
+    @abstractmethod
+    async def pull_image(self, image: str) -> None:
+        """Make `image` available locally; ImageNotFound when it cannot be had."""
+
+    @abstractmethod
+    async def list_images(self) -> Sequence[str]:
+        """Local image references (repository:tag)."""
+
+    @abstractmethod
+    async def create(self, spec: SandboxSpec) -> SandboxInfo:
+        """Create (not start) a sandbox."""
+
+    @abstractmethod
+    async def start(self, sandbox_id: str) -> SandboxInfo: ...
+
+    @abstractmethod
+    async def stop(self, sandbox_id: str, timeout: float = 10) -> SandboxInfo: ...
+
+    @abstractmethod
+    async def restart(self, sandbox_id: str) -> SandboxInfo: ...
+
+    @abstractmethod
+    async def delete(self, sandbox_id: str) -> None:
+        """Remove the sandbox (stopping it first); never the project folder."""
+
+    @abstractmethod
+    async def inspect(self, sandbox_id: str) -> SandboxInfo:
+        """SandboxNotFound when it does not exist."""
+
+    @abstractmethod
+    async def list(self) -> Sequence[SandboxInfo]:
+        """Only the sandboxes this service created (labelled)."""
+
+    @abstractmethod
+    async def run(
+        self,
+        sandbox_id: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> RunningCommand:
+        """Start `argv` (no shell) in the sandbox's working directory; the sandbox must be running."""
+
+    @abstractmethod
+    async def close(self) -> None: ...

@@ -1,0 +1,492 @@
+"""The Docker backend: one hardened, labelled container per project, commands run with `docker exec`.
+
+Choices worth knowing (the why is in the docstrings below):
+
+* Keepalive. A sandbox must stay up between commands. An image that defines its own long-running
+  init (an ENTRYPOINT, or a CMD other than a bare shell, like the flexy image's `init.sh`) keeps it;
+  otherwise the container runs a busybox/POSIX-sh loop that sleeps and exits at once on SIGTERM.
+* Commands. `run()` execs `/bin/sh -c 'exec "$@"' sh argv...`: a missing program then fails the way
+  a shell reports it (exit 127, "<name>: not found" on stderr) instead of Docker's OCI error on stdout.
+* Killing. The Engine API has no "kill exec". Every exec gets a unique `ORCHESTRATOR_EXEC_ID` in its
+  environment, which all its children inherit; `kill()` runs a second exec that signals every process
+  whose /proc/<pid>/environ carries that marker (TERM, then KILL after a grace period). This catches
+  background children and grandchildren too; only a process that scrubs its environment escapes.
+  Images therefore need `/bin/sh`, `tr`, `grep` and `kill` (every usual base image has them).
+* Capabilities. All dropped; `cap_add` adds some back for images whose init needs them (an init that
+  switches to an unprivileged user needs SETUID, SETGID and usually CHOWN, DAC_OVERRIDE, FOWNER).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import posixpath
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiodocker
+import aiohttp
+from aiodocker.containers import DockerContainer
+from aiodocker.exceptions import DockerError
+from aiodocker.execs import Exec
+from aiodocker.stream import Stream
+
+from sandbox._command import Emit, StreamedCommand
+from sandbox.base import (
+    PROJECT_LABEL,
+    SANDBOX_LABEL,
+    ImageNotFound,
+    PortMapping,
+    RunningCommand,
+    SandboxBackend,
+    SandboxError,
+    SandboxInfo,
+    SandboxNotFound,
+    SandboxSpec,
+    SandboxUnavailable,
+)
+
+DEFAULT_URL = "unix:///var/run/docker.sock"
+GIB = 1024**3
+CONTAINER_SOCKET = "/var/run/docker.sock"
+EXEC_MARKER = "ORCHESTRATOR_EXEC_ID"
+
+KEEPALIVE = "trap exit TERM; while :; do sleep 3600 & wait; done"
+"""PID 1 when the image has no init of its own: sleeps in the background so `wait` returns on SIGTERM."""
+
+EXEC_WRAPPER = 'exec "$@"'
+
+KILL_SCRIPT = """
+sig=$1; marker=$2; pids=
+for f in /proc/[0-9]*/environ; do
+  pid=${f#/proc/}; pid=${pid%/environ}
+  [ "$pid" = "$$" ] && continue
+  tr '\\0' '\\n' <"$f" 2>/dev/null | grep -qxF "$marker" && pids="$pids $pid"
+done
+[ -z "$pids" ] || kill -s "$sig" $pids 2>/dev/null
+exit 0
+"""
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_IMAGE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
+INIT_MODES = ("auto", "keepalive", "image")
+
+# Docker's states that map onto ours one to one; "exited" is decided by `_status`.
+_DIRECT_STATES = {"created", "running", "paused", "removing", "dead"}
+_STOPPED_EXIT_CODES = {0, 137, 143}  # clean exit, SIGKILL and SIGTERM: what `docker stop` leaves
+
+
+def _status(state: dict[str, Any]) -> str:
+    """Docker state → one of STATUSES.
+
+    "exited" after a stop (exit 0, or 143/137 from SIGTERM/SIGKILL) is "stopped"; any other exit code,
+    or an OOM kill, is "exited": the sandbox died on its own. "restarting" counts as "running".
+    """
+    docker_status = state.get("Status", "")
+    if docker_status in _DIRECT_STATES:
+        return docker_status
+    if docker_status == "restarting":
+        return "running"
+    if docker_status == "exited" and state.get("ExitCode") in _STOPPED_EXIT_CODES and not state.get("OOMKilled"):
+        return "stopped"
+    return "exited"
+
+
+def _parse_time(value: str) -> datetime:
+    """Docker's RFC 3339 times have nanoseconds; datetime takes at most microseconds."""
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(trimmed)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def _ports(host_config: dict[str, Any]) -> list[PortMapping]:
+    mappings = []
+    for key, bindings in (host_config.get("PortBindings") or {}).items():
+        container_port, _, protocol = key.partition("/")
+        for binding in bindings or []:
+            if binding.get("HostPort"):
+                mappings.append(PortMapping(int(binding["HostPort"]), int(container_port), protocol or "tcp"))
+    return mappings
+
+
+def _ip(settings: dict[str, Any]) -> str | None:
+    if settings.get("IPAddress"):
+        return settings["IPAddress"]
+    for network in (settings.get("Networks") or {}).values():
+        if network.get("IPAddress"):
+            return network["IPAddress"]
+    return None
+
+
+def _info(data: dict[str, Any]) -> SandboxInfo:
+    config = data.get("Config") or {}
+    labels = config.get("Labels") or {}
+    return SandboxInfo(
+        id=data["Id"],
+        name=data.get("Name", "").lstrip("/"),
+        image=config.get("Image", ""),
+        status=_status(data.get("State") or {}),
+        project_id=labels.get(PROJECT_LABEL),
+        created_at=_parse_time(data.get("Created", "")),
+        workdir=config.get("WorkingDir", ""),
+        ports=_ports(data.get("HostConfig") or {}),
+        ip=_ip(data.get("NetworkSettings") or {}),
+        isolation="docker",
+    )
+
+
+def uses_own_init(image_config: dict[str, Any]) -> bool:
+    """Whether an image's default command keeps a container up by itself.
+
+    An ENTRYPOINT, or a CMD that is more than a bare shell, is taken to be the image's init (the flexy
+    image's `init.sh` starts its services and stays up). A bare `sh`/`bash` CMD (ubuntu, busybox) or
+    none at all (an imported rootfs) would exit at once without a terminal, so those get the keepalive.
+    """
+    if image_config.get("Entrypoint"):
+        return True
+    command = image_config.get("Cmd") or []
+    return not (len(command) == 0 or (len(command) == 1 and posixpath.basename(command[0]) in SHELLS))
+
+
+NotFound = Callable[[str], SandboxError]
+"""Builds the error for a 404 from the engine's message."""
+
+
+def _translate(exc: DockerError, action: str, not_found: NotFound, url: str) -> SandboxError:
+    if exc.status == 900:
+        return SandboxUnavailable(f"the Docker engine at {url} cannot be reached: {exc.message}")
+    if exc.status == 404:
+        return not_found(exc.message)
+    if exc.status == 409:
+        return SandboxError(f"{action}: conflict: {exc.message}")
+    return SandboxError(f"{action} failed: {exc.message}")
+
+
+def _missing_for_create(image: str, action: str, message: str) -> SandboxError:
+    if "image" in message.lower():
+        return ImageNotFound(f"image {image} is not available locally")
+    return SandboxError(f"{action} failed: {message}")  # a network that does not exist, for example
+
+
+def _check_image(image: str) -> None:
+    """Image references go into URL paths: refuse anything that is not one."""
+    if not _IMAGE_PATTERN.fullmatch(image) or ".." in image:
+        raise ImageNotFound(f"{image!r} is not a valid image reference")
+
+
+class DockerBackend(SandboxBackend):
+    """Sandboxes as containers on one Docker engine, reached with aiodocker (never blocking the loop)."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        memory_bytes: int = 2 * GIB,
+        nano_cpus: int = 2_000_000_000,
+        pids_limit: int = 512,
+        cap_add: Sequence[str] = (),
+        network: str | None = None,
+        init: str = "auto",
+        publish_host_ip: str = "",
+        socket_path: str | None = None,
+        kill_grace: float = 0.5,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        """`url`: the engine (default $DOCKER_HOST, else the local socket). `network`: a Docker network
+        name for the containers (None: the engine's default bridge; "host" is refused). `init`: "auto",
+        "keepalive" or "image" (see `uses_own_init`). `publish_host_ip`: where published ports listen
+        ("" = all interfaces, as `docker run -p`). `socket_path`: the engine's socket on the engine's
+        host, bound into sandboxes that ask for docker-out-of-docker (default: the path in a unix:// url,
+        else /var/run/docker.sock)."""
+        if network == "host":
+            raise ValueError("sandboxes never use the host network")
+        if init not in INIT_MODES:
+            raise ValueError(f"init must be one of {INIT_MODES}, not {init!r}")
+        self.url = url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
+        self.memory_bytes = memory_bytes
+        self.nano_cpus = nano_cpus
+        self.pids_limit = pids_limit
+        self.cap_add = tuple(cap_add)
+        self.network = network
+        self.init = init
+        self.publish_host_ip = publish_host_ip
+        self.socket_path = socket_path or (self.url.removeprefix("unix://") if self.url.startswith("unix://") else None)
+        self.kill_grace = kill_grace
+        self.connect_timeout = connect_timeout
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
+        self._docker: aiodocker.Docker | None = None
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _client(self) -> aiodocker.Docker:
+        """Created on first use: an aiohttp session belongs to the running event loop."""
+        if self._docker is None:
+            self._docker = aiodocker.Docker(url=self.url, timeout=self._timeout)
+        return self._docker
+
+    @contextlib.asynccontextmanager
+    async def _errors(self, action: str, not_found: NotFound | None = None) -> AsyncIterator[None]:
+        """Turn aiodocker's and aiohttp's errors into the interface's."""
+        missing = not_found or (lambda message: SandboxError(f"{action}: {message}"))
+        try:
+            yield
+        except DockerError as exc:
+            raise _translate(exc, action, missing, self.url) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise SandboxUnavailable(f"the Docker engine at {self.url} cannot be reached: {exc}") from exc
+
+    @staticmethod
+    def _sandbox_missing(sandbox_id: str) -> NotFound:
+        """A 404 about the container is SandboxNotFound; about something else (a network) it is not."""
+
+        def error(message: str) -> SandboxError:
+            if "no such container" in message.lower():
+                return SandboxNotFound(f"sandbox {sandbox_id} does not exist")
+            return SandboxError(f"sandbox {sandbox_id}: {message}")
+
+        return error
+
+    async def _inspect_raw(self, sandbox_id: str) -> dict[str, Any]:
+        if not _ID_PATTERN.fullmatch(sandbox_id):  # it goes into a URL path: nothing but a name or an id
+            raise SandboxNotFound(f"sandbox {sandbox_id!r} does not exist")
+        async with self._errors(f"inspect sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
+            data = await self._client().containers.container(sandbox_id).show()
+        if ((data.get("Config") or {}).get("Labels") or {}).get(SANDBOX_LABEL) != "true":
+            raise SandboxNotFound(f"sandbox {sandbox_id} does not exist")  # not ours: as if it were not there
+        return data
+
+    async def _container(self, sandbox_id: str) -> DockerContainer:
+        """The container after checking it exists and is ours."""
+        data = await self._inspect_raw(sandbox_id)
+        return self._client().containers.container(data["Id"])
+
+    # -- images ---------------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        async with self._errors("ping the Docker engine"), asyncio.timeout(self.connect_timeout):
+            await self._client().version()  # bounded: a hung engine can accept connections and never answer
+
+    async def image_exists(self, image: str) -> bool:
+        _check_image(image)
+        try:
+            async with self._errors(f"inspect image {image}", ImageNotFound):
+                await self._client().images.inspect(image)
+        except ImageNotFound:
+            return False
+        return True
+
+    async def pull_image(self, image: str) -> None:
+        """Any failure to pull (unknown image, registry unreachable, denied) is ImageNotFound."""
+        _check_image(image)
+        try:
+            async with self._errors(f"pull image {image}"):
+                await self._client().images.pull(image)
+        except SandboxUnavailable:
+            raise
+        except SandboxError as exc:
+            raise ImageNotFound(f"image {image} is not available locally and could not be pulled: {exc}") from exc
+
+    async def list_images(self) -> Sequence[str]:
+        async with self._errors("list images"):
+            images = await self._client().images.list()
+        tags = (tag for image in images for tag in image.get("RepoTags") or [])
+        return sorted({tag for tag in tags if tag != "<none>:<none>"})
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def _entrypoint(self, image: str) -> list[str] | None:
+        """The command override for PID 1, or None to keep the image's own."""
+        if self.init == "image":
+            return None
+        if self.init == "auto":
+            async with self._errors(
+                f"inspect image {image}", lambda _: ImageNotFound(f"image {image} is not available")
+            ):
+                data = await self._client().images.inspect(image)
+            if uses_own_init(data.get("Config") or {}):
+                return None
+        return ["/bin/sh", "-c", KEEPALIVE]
+
+    def _binds(self, spec: SandboxSpec) -> list[str]:
+        binds = [f"{spec.project_dir}:{spec.container_workdir}"]
+        binds += [f"{mapping.host_path}:{mapping.container_path}" for mapping in spec.folder_mappings]
+        if spec.docker_socket:
+            binds.append(f"{self.socket_path or CONTAINER_SOCKET}:{CONTAINER_SOCKET}")
+        else:
+            self._refuse_socket_exposure(spec)
+        return binds
+
+    def _refuse_socket_exposure(self, spec: SandboxSpec) -> None:
+        """A folder mapping that contains the engine's socket would hand out the engine: refuse it."""
+        sockets = {Path(path) for path in (self.socket_path, CONTAINER_SOCKET) if path}
+        sockets |= {Path(os.path.realpath(path)) for path in sockets}
+        for mapping in spec.folder_mappings:
+            host = Path(os.path.realpath(mapping.host_path))
+            if any(socket == host or socket.is_relative_to(host) for socket in sockets):
+                raise SandboxError(
+                    f"folder mapping {mapping.host_path} would expose the Docker socket; "
+                    "enable docker-out-of-docker instead"
+                )
+
+    def _config(self, spec: SandboxSpec, entrypoint: list[str] | None) -> dict[str, Any]:
+        ports = {f"{port.container_port}/{port.protocol}": port for port in spec.port_mappings}
+        host_config: dict[str, Any] = {
+            "Binds": self._binds(spec),
+            "PortBindings": {
+                key: [{"HostIp": self.publish_host_ip, "HostPort": str(port.host_port)}] for key, port in ports.items()
+            },
+            "Privileged": False,
+            "SecurityOpt": ["no-new-privileges:true"],
+            "CapDrop": ["ALL"],
+            "CapAdd": list(self.cap_add),
+            "Memory": self.memory_bytes,
+            "MemorySwap": self.memory_bytes,
+            "NanoCpus": self.nano_cpus,
+            "PidsLimit": self.pids_limit,
+            "RestartPolicy": {"Name": "no"},
+        }
+        if self.network:
+            host_config["NetworkMode"] = self.network
+        config: dict[str, Any] = {
+            "Image": spec.image,
+            "Env": [f"{key}={value}" for key, value in spec.env.items()],
+            "Labels": {SANDBOX_LABEL: "true", PROJECT_LABEL: spec.project_id},
+            "WorkingDir": spec.container_workdir,
+            "ExposedPorts": {key: {} for key in ports},
+            "HostConfig": host_config,
+        }
+        if entrypoint is not None:
+            config["Entrypoint"] = entrypoint
+            config["Cmd"] = []
+        return config
+
+    async def create(self, spec: SandboxSpec) -> SandboxInfo:
+        if not posixpath.isabs(spec.container_workdir):
+            raise SandboxError(f"the working directory must be an absolute path, not {spec.container_workdir!r}")
+        _check_image(spec.image)
+        config = self._config(spec, await self._entrypoint(spec.image))
+        action = f"create sandbox {spec.name}"
+        async with self._errors(action, lambda message: _missing_for_create(spec.image, action, message)):
+            container = await self._client().containers.create(config, name=spec.name)
+        return await self.inspect(container.id)
+
+    async def start(self, sandbox_id: str) -> SandboxInfo:
+        container = await self._container(sandbox_id)
+        async with self._errors(f"start sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
+            await container.start()
+        return await self.inspect(sandbox_id)
+
+    async def stop(self, sandbox_id: str, timeout: float = 10) -> SandboxInfo:
+        container = await self._container(sandbox_id)
+        async with self._errors(f"stop sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
+            await container.stop(t=max(0, round(timeout)))
+        return await self.inspect(sandbox_id)
+
+    async def restart(self, sandbox_id: str) -> SandboxInfo:
+        container = await self._container(sandbox_id)
+        async with self._errors(f"restart sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
+            await container.restart(t=10)
+        return await self.inspect(sandbox_id)
+
+    async def delete(self, sandbox_id: str) -> None:
+        """Stop gracefully, then remove the container and its anonymous volumes (never bind sources)."""
+        container = await self._container(sandbox_id)
+        async with self._errors(f"delete sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
+            with contextlib.suppress(DockerError):
+                await container.stop(t=10)
+            await container.delete(force=True, v=True)
+
+    async def inspect(self, sandbox_id: str) -> SandboxInfo:
+        return _info(await self._inspect_raw(sandbox_id))
+
+    async def list(self) -> Sequence[SandboxInfo]:
+        async with self._errors("list sandboxes"):
+            found = await self._client().containers.list(all=True, filters={"label": [f"{SANDBOX_LABEL}=true"]})
+        infos = await asyncio.gather(*(self._inspect_or_none(container.id) for container in found))
+        return [info for info in infos if info is not None]
+
+    async def _inspect_or_none(self, sandbox_id: str) -> SandboxInfo | None:
+        try:
+            return await self.inspect(sandbox_id)
+        except SandboxNotFound:  # removed between the listing and now
+            return None
+
+    # -- commands -------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        sandbox_id: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> RunningCommand:
+        if not argv:
+            raise SandboxError("nothing to run: the command is empty")
+        container = await self._container(sandbox_id)
+        marker = uuid.uuid4().hex
+        environment = {**(env or {}), EXEC_MARKER: marker}
+        async with self._errors(f"run in sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
+            execution = await container.exec(["/bin/sh", "-c", EXEC_WRAPPER, "sh", *argv], environment=environment)
+            stream = await self._started(execution)
+        return StreamedCommand(
+            self._producer(execution, stream),
+            self._signaller(container, f"{EXEC_MARKER}={marker}"),
+            timeout=timeout,
+            kill_grace=self.kill_grace,
+        )
+
+    @staticmethod
+    async def _started(execution: Exec) -> Stream:
+        """Start the exec now (not on the first read), so that a kill() cannot come before the process."""
+        stream = execution.start(detach=False)
+        try:
+            await stream.__aenter__()
+        except BaseException:
+            await stream.close()
+            raise
+        return stream
+
+    def _producer(self, execution: Exec, stream: Stream) -> Callable[[Emit], Awaitable[int]]:
+        async def produce(emit: Emit) -> int:
+            try:
+                async with self._errors("read command output"):
+                    while (message := await stream.read_out()) is not None:
+                        emit("stderr" if message.stream == 2 else "stdout", message.data)
+            finally:
+                await stream.close()
+            return await self._exit_code(execution)
+
+        return produce
+
+    async def _exit_code(self, execution: Exec) -> int:
+        """The stream ends when the process closes its output; the engine records the exit just after."""
+        for _ in range(200):
+            async with self._errors("inspect command"):
+                data = await execution.inspect()
+            if not data.get("Running"):
+                return int(data.get("ExitCode") or 0)
+            await asyncio.sleep(0.05)
+        raise SandboxError("the command closed its output but did not exit")
+
+    def _signaller(self, container: DockerContainer, marker: str) -> Callable[[str], Awaitable[None]]:
+        async def signal(name: str) -> None:
+            async with self._errors("signal command"):
+                killer = await container.exec(["/bin/sh", "-c", KILL_SCRIPT, "kill", name, marker])
+                await killer.start(detach=True)
+
+        return signal
+
+    async def close(self) -> None:
+        if self._docker is not None:
+            await self._docker.close()
+            self._docker = None
