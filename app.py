@@ -28,11 +28,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolvers import users
 from resolvers.runtime import Runtime
+from resolvers.sandbox_operations import SandboxOperations
+from resolvers.sandboxes import unknown_sandboxes
 from resolvers.throttle import LoginThrottle
 from rest_compat import build_api
+from sandbox import open_backend
 from schema import GraphQLView, build_schema
+from store.bus import InProcessBus
 from store.config import Settings
 from store.db import Database
+from store.events import EventLog
 from store.migrate import upgrade_to_head
 
 log = logging.getLogger("orchestrator")
@@ -90,14 +95,40 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     database = Database(settings.database_url)
     try:
         await upgrade_to_head(database)
-        yield Runtime(
-            settings=settings,
-            db=database,
-            jwt_secret=load_jwt_secret(settings),
-            login_throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
+        backend = await open_backend(
+            settings.sandbox_backend,
+            url=settings.docker_host,
+            state_dir=settings.data_dir / "local-sandboxes",
+            memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
+            nano_cpus=int(settings.sandbox_cpus * 1e9),
+            pids_limit=settings.sandbox_pids,
         )
+        try:
+            rt = Runtime(
+                settings=settings,
+                db=database,
+                jwt_secret=load_jwt_secret(settings),
+                login_throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
+                events=EventLog(
+                    database, InProcessBus(), settings.event_retention_seconds, settings.event_retention_count
+                ),
+                backend=backend,
+            )
+            rt.operations = SandboxOperations(rt)
+            yield rt
+        finally:
+            await backend.close()
     finally:
         await database.dispose()
+
+
+async def reconcile(rt: Runtime) -> None:
+    """Work a previous process left half done is failed with a reason; strange sandboxes are reported."""
+    interrupted = await rt.operations.reconcile()
+    if interrupted:
+        log.warning("marked %d sandbox operations left unfinished by a previous run as failed", interrupted)
+    for sandbox_id in await unknown_sandboxes(rt):
+        log.warning("sandbox %s is labelled as ours but no project knows it", sandbox_id)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -111,9 +142,20 @@ def create_app(settings: Settings) -> Starlette:
                     "  It is shown only this once; set AUTH_PASSWORD to choose your own.\n",
                     flush=True,
                 )
+            await reconcile(rt)
+            pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
             app.state.runtime = rt
-            log.info("serving on http://%s:%s (REST /api, GraphQL /graphql)", settings.host, settings.port)
-            yield {"runtime": rt}
+            log.info(
+                "serving on http://%s:%s (REST /api, GraphQL /graphql, sandboxes: %s)",
+                settings.host,
+                settings.port,
+                rt.backend.name,
+            )
+            try:
+                yield {"runtime": rt}
+            finally:
+                pruning.cancel()
+                await rt.operations.shutdown()
 
     graphql = GraphQLView(build_schema())
     app = Starlette(
@@ -170,7 +212,15 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         host, port = args.host or settings.host, args.port or settings.port
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level, lifespan="on")
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            lifespan="on",
+            # Progress frames are small and go to many sockets: compressing each costs more than it saves.
+            ws_per_message_deflate=False,
+        )
     elif args.command == "create-user":
         from resolvers.errors import DomainError
 

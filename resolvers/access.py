@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import DomainError, not_found
 from resolvers.runtime import Caller
-from store.models import Organization, OrganizationMember, Project, Workspace
+from store.models import Organization, OrganizationMember, Project, Sandbox, SandboxOperation, Workspace
 
 OWNER = "owner"
 MEMBER = "member"
@@ -70,3 +70,32 @@ async def require_owner(session: AsyncSession, caller: Caller, org: Organization
     )
     if role != OWNER:
         raise DomainError("FORBIDDEN", f"Only an owner of organization {org.id} can do this")
+
+
+async def visible_sandbox(
+    session: AsyncSession, caller: Caller, sandbox_id: str
+) -> tuple[Sandbox, Project, Workspace, Organization]:
+    row = (
+        await session.execute(
+            select(Sandbox, Project, Workspace, Organization)
+            .join(Project, Project.id == Sandbox.project_id)
+            .join(Workspace, Workspace.id == Project.workspace_id)
+            .join(Organization, Organization.id == Workspace.organization_id)
+            .where(Sandbox.id == sandbox_id, Organization.id.in_(member_org_ids(caller)))
+        )
+    ).first()
+    if row is None:
+        raise DomainError("CONTAINER_NOT_FOUND", f"Sandbox {sandbox_id} not found", {"id": sandbox_id})
+    return row[0], row[1], row[2], row[3]
+
+
+async def visible_operation(session: AsyncSession, caller: Caller, operation_id: str) -> SandboxOperation:
+    operation = await session.scalar(
+        select(SandboxOperation)
+        .join(Project, Project.id == SandboxOperation.project_id)
+        .join(Workspace, Workspace.id == Project.workspace_id)
+        .where(SandboxOperation.id == operation_id, Workspace.organization_id.in_(member_org_ids(caller)))
+    )
+    if operation is None:
+        raise DomainError("OPERATION_NOT_FOUND", f"Operation {operation_id} not found", {"id": operation_id})
+    return operation

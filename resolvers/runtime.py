@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from resolvers.auth_cache import AuthCache
 from resolvers.throttle import LoginThrottle
+from sandbox.base import SandboxBackend
 from store.config import Settings
 from store.db import Database
+from store.events import EventLog
+
+if TYPE_CHECKING:
+    from resolvers.sandbox_operations import SandboxOperations
 
 
 @dataclass
@@ -17,6 +23,9 @@ class Runtime:
     db: Database
     jwt_secret: str
     login_throttle: LoginThrottle
+    events: EventLog
+    backend: SandboxBackend
+    operations: SandboxOperations = field(init=False)
     auth_cache: AuthCache = field(default_factory=AuthCache)
     started_at: float = field(default_factory=time.monotonic)
 

@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from rest_compat import auth_routes, misc_routes, tree_routes
+from rest_compat import auth_routes, flexy_routes, misc_routes, progress_socket, tree_routes
 from rest_compat.http import error_body
 
 _CODES = {404: "NOT_FOUND", 405: "VALIDATION_ERROR"}
@@ -25,6 +25,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def build_api() -> Starlette:
     """The REST sub-application; it reads the runtime from the parent app's state."""
     return Starlette(
-        routes=[*auth_routes.routes, *tree_routes.routes, *misc_routes.routes],
+        routes=[
+            *auth_routes.routes,
+            *tree_routes.routes,
+            *misc_routes.routes,
+            *flexy_routes.routes,
+            progress_socket.route,
+        ],
         exception_handlers={HTTPException: _http_error},
     )

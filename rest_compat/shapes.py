@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from resolvers.events import StoredEvent
+from resolvers.sandboxes import ImageView, SandboxView
 from resolvers.settings import preferences_of
 from resolvers.workflow_state import state_of
-from store.models import Organization, Project, User, UserSettings, Workspace
+from store.models import Organization, Project, SandboxOperation, User, UserSettings, Workspace
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -67,4 +69,86 @@ def settings_json(settings: UserSettings) -> dict[str, Any]:
         "gitEmail": settings.git_email,
         "dockerImage": settings.docker_image,
         "updatedAt": iso(settings.updated_at),
+    }
+
+
+def sandbox_json(view: SandboxView) -> dict[str, Any]:
+    """SandboxInfoResponse, plus the `id`, `projectId` and `folderMapping` the console reads."""
+    record, live = view.record, view.live
+    return {
+        "sandboxId": record.id,
+        "id": record.id,
+        "name": record.name,
+        "image": record.image,
+        "status": view.status,
+        "ports": [
+            {"sandboxPort": p.container_port, "hostPort": p.host_port, "protocol": p.protocol}
+            for p in (live.ports if live else ())
+        ],
+        "ip": live.ip if live else None,
+        "projectId": record.project_id,
+        "folderMapping": record.folder_mapping,
+        "workingDir": record.workdir,
+        "backend": record.backend,
+        "isolation": live.isolation if live else None,
+        "createdAt": iso(record.created_at),
+        "updatedAt": iso(record.updated_at),
+    }
+
+
+def sandbox_creation_json(view: SandboxView, project: Project | None = None) -> dict[str, Any]:
+    """SandboxCreationResponse, with the fields of SandboxInfoResponse too."""
+    return {**sandbox_json(view), "imageName": view.record.image, "aiConfig": project.ai_config if project else None}
+
+
+def operation_json(operation: SandboxOperation) -> dict[str, Any]:
+    end = operation.end_time
+    return {
+        "id": operation.id,
+        "operationId": operation.id,
+        "type": operation.type,
+        "status": operation.status,
+        "sandboxId": operation.sandbox_id,
+        "sandboxName": operation.sandbox_name,
+        "projectId": operation.project_id,
+        "userId": operation.user_id,
+        "progress": operation.progress,
+        "error": operation.error,
+        "startTime": iso(operation.start_time),
+        "endTime": iso(end),
+        "duration": round((end - operation.start_time).total_seconds() * 1000) if end else None,
+        "steps": [_step_json(step) for step in operation.steps],
+        "metadata": operation.details,
+    }
+
+
+def _step_json(step: dict[str, Any]) -> dict[str, Any]:
+    result = dict(step)
+    if step.get("startTime") and step.get("endTime"):
+        started = datetime.fromisoformat(step["startTime"].replace("Z", "+00:00"))
+        ended = datetime.fromisoformat(step["endTime"].replace("Z", "+00:00"))
+        result["duration"] = round((ended - started).total_seconds() * 1000)
+    return result
+
+
+def image_json(image: ImageView) -> dict[str, Any]:
+    repository, _, tag = image.name.rpartition(":") if ":" in image.name.split("/")[-1] else (image.name, "", "latest")
+    return {
+        "id": image.name,
+        "name": image.name,
+        "repository": repository,
+        "tags": [tag],
+        "isDefault": image.is_default,
+        "available": image.available,
+    }
+
+
+def event_json(event: StoredEvent) -> dict[str, Any]:
+    """A progress event as the SDK's ProgressClient reads it: `type`, `projectId`, `timestamp`, its fields."""
+    return {
+        **event.payload,
+        "type": event.type,
+        "projectId": event.project_id,
+        "timestamp": iso(event.created_at),
+        "eventId": event.id,
     }

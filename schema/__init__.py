@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import strawberry
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -12,14 +13,16 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
+from strawberry.types import ExecutionContext
 
 from resolvers.auth import authenticate
 from resolvers.errors import DomainError
 from schema.context import Context
-from schema.errors import DomainErrors
+from schema.errors import DomainErrors, is_expected
 from schema.fast_execution import FastLeafExecutionContext
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -28,10 +31,19 @@ MAX_TOKENS = 2000
 LIMIT_RULES = [depth_limit_rule(MAX_DEPTH, None), alias_limit_rule(MAX_ALIASES)]
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Log only what went wrong on our side; the DomainErrors extension logs those with the request id."""
+        unexpected = [error for error in errors if not is_expected(error)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         execution_context_class=FastLeafExecutionContext,
         extensions=[
             lambda: AddValidationRules(LIMIT_RULES),

@@ -13,13 +13,24 @@ from resolvers.errors import DomainError
 log = logging.getLogger("orchestrator.graphql")
 
 
+def domain_extensions(error: DomainError) -> dict[str, object]:
+    extensions: dict[str, object] = {"code": error.code, "statusCode": error.status}
+    if error.details is not None:
+        extensions["details"] = error.details
+    return extensions
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Domain errors and query mistakes are answers, not incidents: they are not logged."""
+    return error.original_error is None or isinstance(error.original_error, DomainError)
+
+
 def _translate(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, DomainError):
-        extensions = {"code": original.code, "statusCode": original.status}
-        if original.details is not None:
-            extensions["details"] = original.details
-        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, None, extensions)
+        return GraphQLError(
+            original.message, error.nodes, error.source, error.positions, error.path, None, domain_extensions(original)
+        )
     if original is None:
         extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
         return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None, extensions)

@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 from resolvers.organizations import members_by_organization, organizations_by_ids
 from resolvers.projects import projects_by_workspace
 from resolvers.runtime import Caller, Runtime
+from resolvers.sandboxes import sandboxes_by_project
 from resolvers.workspaces import workspaces_by_ids, workspaces_by_organization
 from store import models
 
@@ -32,6 +33,7 @@ class Loaders:
         self.workspaces_of_organization = _loader(lambda ids: workspaces_by_organization(rt, caller, ids), [])
         self.projects_of_workspace = _loader(lambda ids: projects_by_workspace(rt, caller, ids), [])
         self.members_of_organization = _loader(lambda ids: members_by_organization(rt, caller, ids), [])
+        self.sandbox_of_project = _loader(lambda ids: sandboxes_by_project(rt, caller, ids))
 
     def remember_organizations(self, organizations: Iterable[models.Organization]) -> None:
         """Organizations already fetched, so fields pointing back at them need no query."""

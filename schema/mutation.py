@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -9,9 +10,10 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 from strawberry.types.unset import UnsetType
 
-from resolvers import auth, organizations, projects, settings, users, workflow_state, workspaces
+from resolvers import auth, organizations, projects, sandboxes, settings, users, workflow_state, workspaces
 from resolvers.validation import UNSET, Maybe
 from schema.context import Context
+from schema.sandbox_types import Sandbox, SandboxOperation
 from schema.types import AuthPayload, Member, Organization, Project, Settings, User, WorkflowState, Workspace
 
 GraphInfo = Info[Context, None]
@@ -20,6 +22,14 @@ GraphInfo = Info[Context, None]
 def _sent(value: Any) -> Maybe[Any]:
     """Strawberry's "not sent" as the resolvers' UNSET; null stays null."""
     return UNSET if isinstance(value, UnsetType) else value
+
+
+@strawberry.enum
+class SandboxAction(Enum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    DELETE = "delete"
 
 
 @strawberry.input
@@ -197,6 +207,48 @@ class Mutation:
     ) -> WorkflowState:
         state = await workflow_state.set_step_status(info.context.rt, info.context.caller, project_id, step_id, status)
         return WorkflowState.of(state)
+
+    @strawberry.mutation(description="Create and start a project's sandbox.")
+    async def create_sandbox(
+        self,
+        info: GraphInfo,
+        project_id: strawberry.ID,
+        name: str | None = None,
+        image_name: str | None = None,
+        ai_config: JSON | None = None,
+    ) -> Sandbox:
+        view = await sandboxes.create_sandbox(
+            info.context.rt, info.context.caller, project_id, name, image_name, ai_config
+        )
+        return Sandbox.of(view)
+
+    @strawberry.mutation
+    async def start_sandbox(self, info: GraphInfo, id: strawberry.ID) -> Sandbox:
+        return Sandbox.of(await sandboxes.start_sandbox(info.context.rt, info.context.caller, id))
+
+    @strawberry.mutation
+    async def stop_sandbox(self, info: GraphInfo, id: strawberry.ID) -> Sandbox:
+        return Sandbox.of(await sandboxes.stop_sandbox(info.context.rt, info.context.caller, id))
+
+    @strawberry.mutation
+    async def restart_sandbox(self, info: GraphInfo, id: strawberry.ID) -> Sandbox:
+        return Sandbox.of(await sandboxes.restart_sandbox(info.context.rt, info.context.caller, id))
+
+    @strawberry.mutation(description="Delete the sandbox; the project folder stays.")
+    async def delete_sandbox(self, info: GraphInfo, id: strawberry.ID) -> bool:
+        await sandboxes.delete_sandbox(info.context.rt, info.context.caller, id)
+        return True
+
+    @strawberry.mutation(
+        description="Start, stop, restart or delete in the background; follow it with sandboxOperation."
+    )
+    async def sandbox_operation(self, info: GraphInfo, id: strawberry.ID, type: SandboxAction) -> SandboxOperation:
+        operation = await info.context.rt.operations.submit(info.context.caller, id, type.value)
+        return SandboxOperation.of(operation)
+
+    @strawberry.mutation
+    async def cancel_sandbox_operation(self, info: GraphInfo, operation_id: strawberry.ID) -> SandboxOperation:
+        return SandboxOperation.of(await info.context.rt.operations.cancel(info.context.caller, operation_id))
 
     @strawberry.mutation(description="Change the settings given; null clears one.")
     async def update_settings(self, info: GraphInfo, input: SettingsInput) -> Settings:

@@ -5,9 +5,21 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from resolvers import auth, browsing, organizations, projects, settings, users, workflow_state, workspaces
+from resolvers import (
+    auth,
+    browsing,
+    organizations,
+    projects,
+    sandbox_operations,
+    sandboxes,
+    settings,
+    users,
+    workflow_state,
+    workspaces,
+)
 from resolvers.health import uptime_seconds
 from schema.context import Context
+from schema.sandbox_types import Sandbox, SandboxImage, SandboxOperation
 from schema.types import (
     DirectoryListing,
     Health,
@@ -100,6 +112,32 @@ class Query:
     @strawberry.field(description="Folder names inside a workspace's folder.")
     async def project_folders(self, info: GraphInfo, workspace_id: strawberry.ID) -> list[str]:
         return list(await browsing.project_folders(info.context.rt, info.context.caller, workspace_id))
+
+    @strawberry.field(description="Sandboxes of every project you can see.")
+    async def sandboxes(self, info: GraphInfo) -> list[Sandbox]:
+        return [Sandbox.of(view) for view in await sandboxes.list_sandboxes(info.context.rt, info.context.caller)]
+
+    @strawberry.field
+    async def sandbox(self, info: GraphInfo, id: strawberry.ID) -> Sandbox:
+        return Sandbox.of(await sandboxes.get_sandbox(info.context.rt, info.context.caller, id))
+
+    @strawberry.field(description="The configured sandbox images, marking which exist locally.")
+    async def sandbox_images(self, info: GraphInfo) -> list[SandboxImage]:
+        images, _ = await sandboxes.list_images(info.context.rt, info.context.caller)
+        return [SandboxImage.of(image) for image in images]
+
+    @strawberry.field
+    async def sandbox_operation(self, info: GraphInfo, id: strawberry.ID) -> SandboxOperation:
+        return SandboxOperation.of(await sandbox_operations.get_operation(info.context.rt, info.context.caller, id))
+
+    @strawberry.field(description="A project's sandbox operations, newest first, optionally by status.")
+    async def sandbox_operations(
+        self, info: GraphInfo, project_id: strawberry.ID, status: list[str] | None = None
+    ) -> list[SandboxOperation]:
+        found = await sandbox_operations.list_project_operations(
+            info.context.rt, info.context.caller, project_id, status or []
+        )
+        return [SandboxOperation.of(operation) for operation in found]
 
     @strawberry.field(description="Subfolders of a host folder under HOST_BROWSE_ROOT (legacy).")
     async def host_directories(self, info: GraphInfo, current_path: str | None = None) -> DirectoryListing:

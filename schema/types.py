@@ -12,6 +12,7 @@ from strawberry.types import Info
 from resolvers import workflow_state
 from resolvers.settings import preferences_of
 from schema.context import Context
+from schema.sandbox_types import Sandbox
 from store import models
 
 
@@ -151,6 +152,11 @@ class Project:
     @strawberry.field
     async def workspace(self, info: Info[Context, None]) -> Workspace:
         return Workspace.of(await info.context.loaders.workspace.load(self.workspace_id))
+
+    @strawberry.field(description="The project's sandbox, with its live status; null when it has none.")
+    async def sandbox(self, info: Info[Context, None]) -> Sandbox | None:
+        view = await info.context.loaders.sandbox_of_project.load(str(self.id))
+        return Sandbox.of(view) if view else None
 
     @strawberry.field
     async def organization(self, info: Info[Context, None]) -> Organization:

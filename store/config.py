@@ -20,6 +20,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"setting {name} must be a whole number, got {raw!r}") from exc
 
 
+def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).lower()
+    if value not in allowed:
+        raise SystemExit(f"setting {name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -36,6 +43,16 @@ class Settings:
     login_lockout_seconds: int = 60
     host_browse_root: Path = field(default_factory=Path.home)
     log_level: str = "info"
+    sandbox_backend: str = "auto"
+    docker_host: str | None = None
+    image_name: str = "flexy-dev-sandbox:latest"
+    sandbox_images: tuple[str, ...] = ()
+    sandbox_memory_mb: int = 2048
+    sandbox_cpus: float = 2.0
+    sandbox_pids: int = 512
+    backend_url: str = "http://host.docker.internal:9900"
+    event_retention_seconds: int = 7 * 24 * 3600
+    event_retention_count: int = 200_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,4 +75,14 @@ class Settings:
             login_lockout_seconds=_int(env, "LOGIN_LOCKOUT_SECONDS", 60),
             host_browse_root=Path(env.get("HOST_BROWSE_ROOT") or Path.home()).resolve(),
             log_level=(env.get("LOG_LEVEL") or "info").lower(),
+            sandbox_backend=_choice(env, "SANDBOX_BACKEND", ("auto", "docker", "local"), "auto"),
+            docker_host=env.get("DOCKER_HOST") or None,
+            image_name=env.get("IMAGE_NAME") or "flexy-dev-sandbox:latest",
+            sandbox_images=tuple(i.strip() for i in (env.get("SANDBOX_IMAGES") or "").split(",") if i.strip()),
+            sandbox_memory_mb=_int(env, "SANDBOX_MEMORY_MB", 2048),
+            sandbox_cpus=float(env.get("SANDBOX_CPUS") or 2.0),
+            sandbox_pids=_int(env, "SANDBOX_PIDS", 512),
+            backend_url=env.get("KAI_BACKEND_URL") or f"http://host.docker.internal:{_int(env, 'PORT', 9900)}",
+            event_retention_seconds=_int(env, "EVENT_RETENTION_SECONDS", 7 * 24 * 3600),
+            event_retention_count=_int(env, "EVENT_RETENTION_COUNT", 200_000),
         )

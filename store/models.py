@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -132,3 +132,59 @@ class UserSettings(Base):
     docker_image: Mapped[str | None] = mapped_column(String(255), default=None)
     preferences: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """One progress event. Ids only grow, so a subscriber resumes after the last id it saw."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (
+        Index("ix_events_project_id_id", "project_id", "id"),
+        Index("ix_events_subject", "subject_type", "subject_id", "id"),
+        # SQLite would otherwise reuse the largest id once its row is deleted.
+        {"sqlite_autoincrement": True},
+    )
+
+
+class Sandbox(Timestamped, Base):
+    """A project's sandbox as this service created it; its live state comes from the backend."""
+
+    __tablename__ = "sandboxes"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    image: Mapped[str] = mapped_column(String(255))
+    backend: Mapped[str] = mapped_column(String(16))
+    workdir: Mapped[str] = mapped_column(String(1024))
+    folder_mapping: Mapped[str] = mapped_column(String(2048))
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class SandboxOperation(Base):
+    """An asynchronous sandbox operation and its steps, as clients poll or follow it."""
+
+    __tablename__ = "sandbox_operations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    sandbox_id: Mapped[str | None] = mapped_column(String(128))
+    sandbox_name: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    progress: Mapped[dict[str, Any]]
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(String(4096), default=None)
+    details: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    start_time: Mapped[datetime] = mapped_column(default=utcnow)
+    end_time: Mapped[datetime | None] = mapped_column(default=None)

@@ -22,6 +22,8 @@ import uvicorn
 from app import create_app
 from resolvers.runtime import Runtime
 from store.config import Settings
+from tests.docker_engine import IMAGE as TEST_IMAGE
+from tests.docker_engine import docker_engine  # noqa: F401 - the session's Docker engine, for every test folder
 from tests.pg_cluster import postgres_server
 
 ADMIN_USERNAME = "admin"
@@ -241,3 +243,29 @@ def module_user(server: LiveServer, admin: Api) -> Api:
 @pytest.fixture(scope="module")
 def module_tree(module_user: Api) -> Tree:
     return make_tree(module_user)
+
+
+@pytest.fixture(scope="session", params=["docker", "local"])
+def sandbox_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose sandboxes run on the test run's own Docker engine, or on the local backend."""
+    env = {"SANDBOX_BACKEND": request.param, "IMAGE_NAME": TEST_IMAGE}
+    if request.param == "docker":
+        env["DOCKER_HOST"] = request.getfixturevalue("docker_engine").url
+    live = start_server(tmp_path_factory.mktemp(f"sandbox-{request.param}"), **env)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_admin(sandbox_server: LiveServer) -> Api:
+    return login_as(sandbox_server, ADMIN_USERNAME, ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def make_sandbox_user(sandbox_server: LiveServer, sandbox_admin: Api) -> Callable[[], Api]:
+    return lambda: add_user(sandbox_server, sandbox_admin)
+
+
+@pytest.fixture(scope="module")
+def sandbox_owner(sandbox_server: LiveServer, sandbox_admin: Api) -> Api:
+    return add_user(sandbox_server, sandbox_admin)

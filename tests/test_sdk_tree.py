@@ -35,16 +35,19 @@ def node_binary() -> str:
     return node
 
 
-def run_script(node: str, server: LiveServer, user: Api, suffix: str) -> dict[str, Any]:
+def run_script(
+    node: str, server: LiveServer, user: Api, suffix: str, script: Path = SCRIPT, **extra_env: str
+) -> dict[str, Any]:
     env = {
         **os.environ,
         "BASE_URL": server.api_url,
         "USERNAME": user.username or "",
         "PASSWORD": USER_PASSWORD,
         "SUFFIX": suffix,
+        **extra_env,
     }
     completed = subprocess.run(
-        [node, str(SCRIPT)], cwd=SDK_DIR, env=env, capture_output=True, text=True, timeout=60, check=False
+        [node, str(script)], cwd=SDK_DIR, env=env, capture_output=True, text=True, timeout=90, check=False
     )
     report = f"exit code {completed.returncode}\n--- stdout ---\n{completed.stdout}\n--- stderr ---\n{completed.stderr}"
     assert completed.returncode == 0, report

@@ -8,40 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { AInTandemClient, ApiError } from '@aintandem/sdk-core';
-
-function env(name) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`environment variable ${name} is required`);
-  }
-  return value;
-}
-
-/** In-memory token storage: Node has no window.localStorage, the SDK's default. */
-class MemoryStorage {
-  constructor() {
-    this.token = null;
-    this.refreshToken = null;
-  }
-  getToken() {
-    return this.token;
-  }
-  setToken(token) {
-    this.token = token;
-  }
-  removeToken() {
-    this.token = null;
-  }
-  getRefreshToken() {
-    return this.refreshToken;
-  }
-  setRefreshToken(token) {
-    this.refreshToken = token;
-  }
-  removeRefreshToken() {
-    this.refreshToken = null;
-  }
-}
+import { MemoryStorage, env } from './common.mjs';
 
 let currentStep = 'start';
 

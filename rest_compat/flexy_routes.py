@@ -1,0 +1,115 @@
+"""Sandboxes ("flexy", operations 51-63) plus the `GET /flexy/{id}` and restart the SDK calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from resolvers import projects, sandbox_operations, sandboxes
+from resolvers.runtime import Caller
+from rest_compat.http import endpoint, field, read_body, runtime
+from rest_compat.shapes import image_json, operation_json, sandbox_creation_json, sandbox_json
+
+
+def _id(request: Request) -> str:
+    return request.path_params["id"]
+
+
+@endpoint("GET", "/flexy")
+async def list_sandboxes(request: Request, caller: Caller) -> Any:
+    return [sandbox_json(view) for view in await sandboxes.list_sandboxes(runtime(request), caller)]
+
+
+@endpoint("POST", "/flexy", status=201)
+async def create_sandbox(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    rt = runtime(request)
+    view = await sandboxes.create_sandbox(
+        rt, caller, field(body, "projectId"), body.get("name"), body.get("imageName"), body.get("aiConfig")
+    )
+    return sandbox_creation_json(view, await projects.get_project(rt, caller, view.record.project_id))
+
+
+@endpoint("GET", "/flexy/images")
+async def list_images(request: Request, caller: Caller) -> Any:
+    images, default = await sandboxes.list_images(runtime(request), caller)
+    return {"images": [image_json(image) for image in images], "total": len(images), "defaultImageId": default}
+
+
+@endpoint("GET", "/flexy/operations/{operationId}")
+async def get_operation(request: Request, caller: Caller) -> Any:
+    operation_id = request.path_params["operationId"]
+    return operation_json(await sandbox_operations.get_operation(runtime(request), caller, operation_id))
+
+
+@endpoint("POST", "/flexy/operations/{operationId}/cancel")
+async def cancel_operation(request: Request, caller: Caller) -> Any:
+    operation = await runtime(request).operations.cancel(caller, request.path_params["operationId"])
+    return {"operationId": operation.id, "message": f"Operation {operation.status}", "status": operation.status}
+
+
+@endpoint("GET", "/flexy/projects/{projectId}/operations")
+async def project_operations(request: Request, caller: Caller) -> Any:
+    statuses = request.query_params.getlist("status")
+    found = await sandbox_operations.list_project_operations(
+        runtime(request), caller, request.path_params["projectId"], [s for v in statuses for s in v.split(",") if s]
+    )
+    return {"operations": [operation_json(operation) for operation in found]}
+
+
+@endpoint("GET", "/flexy/{id}")
+async def get_sandbox(request: Request, caller: Caller) -> Any:
+    return sandbox_json(await sandboxes.get_sandbox(runtime(request), caller, _id(request)))
+
+
+@endpoint("POST", "/flexy/{id}/start")
+async def start_sandbox(request: Request, caller: Caller) -> None:
+    await sandboxes.start_sandbox(runtime(request), caller, _id(request))
+
+
+@endpoint("POST", "/flexy/{id}/stop")
+async def stop_sandbox(request: Request, caller: Caller) -> None:
+    await sandboxes.stop_sandbox(runtime(request), caller, _id(request))
+
+
+@endpoint("POST", "/flexy/{id}/restart")
+async def restart_sandbox(request: Request, caller: Caller) -> None:
+    await sandboxes.restart_sandbox(runtime(request), caller, _id(request))
+
+
+@endpoint("DELETE", "/flexy/{id}")
+async def delete_sandbox(request: Request, caller: Caller) -> None:
+    await sandboxes.delete_sandbox(runtime(request), caller, _id(request))
+
+
+def _async_operation(method: str, path: str, kind: str) -> Any:
+    async def submit(request: Request, caller: Caller) -> Any:
+        operation = await runtime(request).operations.submit(caller, _id(request), kind)
+        return {
+            "operationId": operation.id,
+            "status": operation.status,
+            "message": f"{kind.capitalize()} operation accepted",
+        }
+
+    submit.__name__ = f"{kind}_sandbox_async"
+    return endpoint(method, path, status=202)(submit)
+
+
+routes = [
+    list_sandboxes,
+    create_sandbox,
+    list_images,
+    get_operation,
+    cancel_operation,
+    project_operations,
+    get_sandbox,
+    start_sandbox,
+    stop_sandbox,
+    restart_sandbox,
+    delete_sandbox,
+    _async_operation("POST", "/flexy/{id}/start-async", "start"),
+    _async_operation("POST", "/flexy/{id}/stop-async", "stop"),
+    _async_operation("POST", "/flexy/{id}/restart-async", "restart"),
+    _async_operation("DELETE", "/flexy/{id}/async", "delete"),
+]

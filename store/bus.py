@@ -1,0 +1,94 @@
+"""Live fan-out of committed events to subscribers, per project.
+
+`EventBus` is the seam for a broker (Redis, NATS) that fans out across replicas; `InProcessBus`
+serves a single process. A subscriber that falls too far behind is dropped (its stream ends with
+`SubscriberLagged`) rather than let memory grow; it resumes from the event log by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+DEFAULT_QUEUE_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    project_id: str
+    subject_type: str
+    subject_id: str
+    type: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class SubscriberLagged(Exception):
+    """The subscriber's queue overflowed; it must resume from the log after its last id."""
+
+
+@dataclass(eq=False)
+class Subscription:
+    project_id: str
+    limit: int = field(default_factory=lambda: DEFAULT_QUEUE_LIMIT)
+    queue: asyncio.Queue[StoredEvent | None] = field(default_factory=asyncio.Queue)
+    lagged: bool = False
+
+    def offer(self, event: StoredEvent) -> bool:
+        """Queue the event; False (and an end marker after what is queued) when the queue is full."""
+        if self.queue.qsize() >= self.limit:
+            self.lagged = True
+            self.queue.put_nowait(None)
+            return False
+        self.queue.put_nowait(event)
+        return True
+
+    async def next(self) -> StoredEvent:
+        event = await self.queue.get()
+        if event is None:
+            raise SubscriberLagged
+        return event
+
+
+class EventBus(ABC):
+    @abstractmethod
+    def subscribe(self, project_id: str) -> Subscription: ...
+
+    @abstractmethod
+    def unsubscribe(self, subscription: Subscription) -> None: ...
+
+    @abstractmethod
+    async def publish(self, event: StoredEvent) -> None: ...
+
+    @abstractmethod
+    def subscriber_count(self) -> int: ...
+
+
+class InProcessBus(EventBus):
+    def __init__(self) -> None:
+        self._by_project: defaultdict[str, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, project_id: str) -> Subscription:
+        subscription = Subscription(project_id)
+        self._by_project[project_id].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscribers = self._by_project.get(subscription.project_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._by_project[subscription.project_id]
+
+    async def publish(self, event: StoredEvent) -> None:
+        for subscription in list(self._by_project.get(event.project_id, ())):
+            if not subscription.offer(event):
+                self.unsubscribe(subscription)
+
+    def subscriber_count(self) -> int:
+        return sum(len(subscribers) for subscribers in self._by_project.values())
