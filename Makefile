@@ -40,6 +40,7 @@ schema: $(PY_STAMP)
 
 bench: setup
 	$(BIN)/python bench/rest_vs_graphql.py
+	$(BIN)/python bench/event_fanout.py
 
 clean:
 	rm -rf $(VENV) tests/sdk/node_modules .pytest_cache .ruff_cache
