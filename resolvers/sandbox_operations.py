@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm.attributes import flag_modified
 
 from resolvers import events, sandboxes
 from resolvers.access import visible_operation, visible_project
@@ -77,7 +76,7 @@ class SandboxOperations:
                     await rt.backend.pull_image(record.image)
 
         async def stop_if_running() -> None:
-            live = await sandboxes._live(rt, record.id)
+            live = await sandboxes.live_state(rt, record.id)
             if live is not None and live.status == "running":
                 await sandboxes.perform(rt, record, "stop")
 
@@ -97,7 +96,7 @@ class SandboxOperations:
         return [stop, Step("delete", "Delete sandbox", "in_progress", lambda: sandboxes.remove(rt, record))]
 
     async def submit(self, caller: Caller, sandbox_id: str, kind: str) -> SandboxOperation:
-        record, live = await sandboxes._checked(self.rt, caller, sandbox_id)
+        record, live = await sandboxes.checked_sandbox(self.rt, caller, sandbox_id)
         plan = self._plan(kind, record, live.status == "running")
         operation = SandboxOperation(
             type=kind,
@@ -122,7 +121,6 @@ class SandboxOperations:
             operation = await session.get(SandboxOperation, operation_id)
             assert operation is not None
             change(operation)
-            flag_modified(operation, "steps")  # changed in place: tell the ORM to write the JSON column
         await self._announce(operation)
         return operation
 
@@ -141,26 +139,25 @@ class SandboxOperations:
         )
 
     async def _run(self, operation_id: str, plan: Sequence[Step]) -> None:
-        current = 0
         try:
-            for current, step in enumerate(plan):
-                await self._change(operation_id, lambda op, s=step, i=current: _begin_step(op, i, s, len(plan)))
+            for index, step in enumerate(plan):
+                await self._change(operation_id, lambda op, s=step, i=index: _begin_step(op, i, s, len(plan)))
                 await step.action()
-                await self._change(operation_id, lambda op, i=current: _end_step(op, i, len(plan)))
+                await self._change(operation_id, lambda op, i=index: _end_step(op, i, len(plan)))
             await self._change(operation_id, lambda op: _finish(op, "completed", None, "Done"))
         except DomainError as error:
             reason = error.message
-            await self._change(operation_id, lambda op: _finish(op, "failed", reason, "Failed", current))
+            await self._change(operation_id, lambda op: _finish(op, "failed", reason, "Failed"))
         except asyncio.CancelledError:
             if self._stopping:
-                finish = lambda op: _finish(op, "failed", INTERRUPTED, "Interrupted", current)  # noqa: E731
+                finish = lambda op: _finish(op, "failed", INTERRUPTED, "Interrupted")  # noqa: E731
             else:
-                finish = lambda op: _finish(op, "cancelled", None, "Cancelled", current)  # noqa: E731
+                finish = lambda op: _finish(op, "cancelled", None, "Cancelled")  # noqa: E731
             await asyncio.shield(self._change(operation_id, finish))
         except Exception as error:  # record any surprise on the operation instead of losing it
             log.exception("sandbox operation %s failed", operation_id)
             reason = f"Unexpected error: {error}"
-            await self._change(operation_id, lambda op: _finish(op, "failed", reason, "Failed", current))
+            await self._change(operation_id, lambda op: _finish(op, "failed", reason, "Failed"))
 
     async def cancel(self, caller: Caller, operation_id: str) -> SandboxOperation:
         async with self.rt.db.read() as session:
@@ -194,32 +191,32 @@ class SandboxOperations:
             ).all()
             for operation in stale:
                 _finish(operation, "failed", INTERRUPTED, "Interrupted")
-                flag_modified(operation, "steps")
         return len(stale)
+
+
+def _with_step(operation: SandboxOperation, index: int, **changes: Any) -> list[dict[str, Any]]:
+    """The steps with one of them changed: a new list, so the JSON column is seen as changed and written."""
+    return [{**step, **changes} if i == index else step for i, step in enumerate(operation.steps)]
 
 
 def _begin_step(operation: SandboxOperation, index: int, step: Step, total: int) -> None:
     operation.status = step.status
-    operation.steps[index].update(status="running", startTime=_iso_now())
+    operation.steps = _with_step(operation, index, status="running", startTime=_iso_now())
     operation.progress = _progress(f"{step.name}…", index, total)
 
 
 def _end_step(operation: SandboxOperation, index: int, total: int) -> None:
-    step = operation.steps[index]
-    step.update(status="completed", endTime=_iso_now())
-    operation.progress = _progress(f"{step['name']}: done", index + 1, total)
+    operation.steps = _with_step(operation, index, status="completed", endTime=_iso_now())
+    operation.progress = _progress(f"{operation.steps[index]['name']}: done", index + 1, total)
 
 
-def _finish(
-    operation: SandboxOperation, status: str, error: str | None, message: str, failed_step: int | None = None
-) -> None:
+def _finish(operation: SandboxOperation, status: str, error: str | None, message: str) -> None:
+    """End the operation; a step still running fails with it."""
     operation.status = status
     operation.error = error
     operation.end_time = utcnow()
-    if failed_step is not None and status != "completed":
-        step = operation.steps[failed_step]
-        if step.get("status") == "running":
-            step.update(status="failed", endTime=_iso_now(), error=error or message)
+    failed = {"status": "failed", "endTime": _iso_now(), "error": error or message}
+    operation.steps = [{**step, **failed} if step.get("status") == "running" else step for step in operation.steps]
     done = sum(1 for step in operation.steps if step.get("status") == "completed")
     operation.progress = _progress(message, done, len(operation.steps))
 

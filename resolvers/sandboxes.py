@@ -52,7 +52,7 @@ def backend_errors(sandbox_id: str | None = None) -> Iterator[None]:
         raise DomainError("OPERATION_FAILED", f"The sandbox engine failed: {error}") from None
 
 
-async def _live(rt: Runtime, sandbox_id: str) -> SandboxInfo | None:
+async def live_state(rt: Runtime, sandbox_id: str) -> SandboxInfo | None:
     with backend_errors(sandbox_id):
         try:
             return await rt.backend.inspect(sandbox_id)
@@ -81,7 +81,7 @@ async def list_sandboxes(rt: Runtime, caller: Caller) -> list[SandboxView]:
 async def get_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> SandboxView:
     async with rt.db.read() as session:
         record, *_ = await visible_sandbox(session, caller, sandbox_id)
-    return SandboxView(record, await _live(rt, sandbox_id))
+    return SandboxView(record, await live_state(rt, sandbox_id))
 
 
 async def sandbox_of_project(rt: Runtime, project_id: str) -> Sandbox | None:
@@ -163,10 +163,10 @@ async def create_sandbox(
     return SandboxView(record, live)
 
 
-async def _checked(rt: Runtime, caller: Caller, sandbox_id: str) -> tuple[Sandbox, SandboxInfo]:
+async def checked_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> tuple[Sandbox, SandboxInfo]:
     async with rt.db.read() as session:
         record, *_ = await visible_sandbox(session, caller, sandbox_id)
-    live = await _live(rt, sandbox_id)
+    live = await live_state(rt, sandbox_id)
     if live is None:
         raise DomainError("CONTAINER_NOT_FOUND", f"Sandbox {sandbox_id} no longer exists", {"id": sandbox_id})
     return record, live
@@ -186,21 +186,21 @@ async def _report_failure(rt: Runtime, record: Sandbox, action: str, error: Doma
 
 
 async def start_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> SandboxView:
-    record, live = await _checked(rt, caller, sandbox_id)
+    record, live = await checked_sandbox(rt, caller, sandbox_id)
     if live.status == "running":
         raise conflict(f"Sandbox {sandbox_id} is already running", {"status": live.status})
     return SandboxView(record, await perform(rt, record, "start"))
 
 
 async def stop_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> SandboxView:
-    record, live = await _checked(rt, caller, sandbox_id)
+    record, live = await checked_sandbox(rt, caller, sandbox_id)
     if live.status != "running":
         raise conflict(f"Sandbox {sandbox_id} is not running", {"status": live.status})
     return SandboxView(record, await perform(rt, record, "stop"))
 
 
 async def restart_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> SandboxView:
-    record, _ = await _checked(rt, caller, sandbox_id)
+    record, _ = await checked_sandbox(rt, caller, sandbox_id)
     return SandboxView(record, await perform(rt, record, "restart"))
 
 
