@@ -12,6 +12,7 @@ from resolvers.access import MEMBER_ORG_IDS, OWNER, ROLES, member_org_ids, requi
 from resolvers.errors import conflict, not_found
 from resolvers.paths import organization_dir
 from resolvers.runtime import Caller, Runtime
+from resolvers.sandboxes import remove_sandboxes_below
 from resolvers.tx import writing
 from resolvers.validation import UNSET, Maybe, one_of, required_text
 from store.models import Organization, OrganizationMember, User
@@ -91,11 +92,15 @@ async def update_organization(
 
 
 async def delete_organization(rt: Runtime, caller: Caller, org_id: str) -> None:
-    """Removes the records below the organization; its folders stay on disk."""
-    async with writing(rt) as session:
+    """Removes the records below the organization and their sandboxes; its folders stay on disk."""
+    async with rt.db.read() as session:
         org = await visible_organization(session, caller, org_id)
         await require_owner(session, caller, org)
-        await session.delete(org)
+    await remove_sandboxes_below(rt, organization_id=org.id)
+    async with writing(rt) as session:
+        stored = await session.get(Organization, org.id)
+        if stored is not None:
+            await session.delete(stored)
 
 
 async def list_members(rt: Runtime, caller: Caller, org_id: str) -> Sequence[tuple[OrganizationMember, User]]:

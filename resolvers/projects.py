@@ -15,6 +15,7 @@ from resolvers.ai_config import validate_ai_config
 from resolvers.errors import conflict, missing
 from resolvers.paths import project_dir, workspace_dir
 from resolvers.runtime import Caller, Runtime
+from resolvers.sandboxes import remove_sandboxes_below
 from resolvers.tx import writing
 from resolvers.validation import UNSET, Maybe, optional_bool, optional_text, required_text
 from resolvers.workflow_state import validate_state
@@ -187,11 +188,15 @@ async def move_project(rt: Runtime, caller: Caller, project_id: str, new_workspa
 
 
 async def delete_project(rt: Runtime, caller: Caller, project_id: str, delete_folder: object = False) -> None:
-    """Remove the project's record; its folder goes too only when asked."""
+    """Remove the project's record and its sandbox; its folder goes too only when asked."""
     remove_folder = optional_bool("deleteFolder", delete_folder, False)
-    async with writing(rt) as session:
+    async with rt.db.read() as session:
         project, workspace, org = await visible_project(session, caller, project_id)
-        folder = project_dir(rt, org, workspace, project)
-        await session.delete(project)
+    folder = project_dir(rt, org, workspace, project)
+    await remove_sandboxes_below(rt, project_id=project.id)
+    async with writing(rt) as session:
+        stored = await session.get(Project, project.id)
+        if stored is not None:
+            await session.delete(stored)
     if remove_folder:
         await folders.delete_folder(folder)

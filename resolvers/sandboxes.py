@@ -295,3 +295,24 @@ async def unknown_sandboxes(rt: Runtime) -> list[str]:
     async with rt.db.read() as session:
         known = set((await session.scalars(select(Sandbox.id))).all())
     return [info.id for info in live if info.id not in known]
+
+
+async def remove_sandboxes_below(
+    rt: Runtime, *, organization_id: str | None = None, workspace_id: str | None = None, project_id: str | None = None
+) -> None:
+    """Delete the sandboxes of everything below an organization, a workspace or a project that is going away."""
+    query = (
+        select(Sandbox)
+        .join(Project, Project.id == Sandbox.project_id)
+        .join(Workspace, Workspace.id == Project.workspace_id)
+    )
+    if organization_id is not None:
+        query = query.where(Workspace.organization_id == organization_id)
+    if workspace_id is not None:
+        query = query.where(Workspace.id == workspace_id)
+    if project_id is not None:
+        query = query.where(Project.id == project_id)
+    async with rt.db.read() as session:
+        records = (await session.scalars(query)).all()
+    for record in records:
+        await remove(rt, record)

@@ -12,6 +12,7 @@ from resolvers.access import MEMBER_ORG_IDS, member_org_ids, visible_organizatio
 from resolvers.errors import conflict
 from resolvers.paths import organization_dir, workspace_dir
 from resolvers.runtime import Caller, Runtime
+from resolvers.sandboxes import remove_sandboxes_below
 from resolvers.tx import writing
 from resolvers.validation import UNSET, Maybe, required_text
 from store.models import Workspace
@@ -110,7 +111,11 @@ async def update_workspace(
 
 
 async def delete_workspace(rt: Runtime, caller: Caller, workspace_id: str) -> None:
-    """Removes the workspace's records and its projects'; folders stay on disk."""
-    async with writing(rt) as session:
+    """Removes the workspace's records, its projects' and their sandboxes; folders stay on disk."""
+    async with rt.db.read() as session:
         workspace, _ = await visible_workspace(session, caller, workspace_id)
-        await session.delete(workspace)
+    await remove_sandboxes_below(rt, workspace_id=workspace.id)
+    async with writing(rt) as session:
+        stored = await session.get(Workspace, workspace.id)
+        if stored is not None:
+            await session.delete(stored)

@@ -23,6 +23,15 @@ def wait_for_operation(api: Api, operation_id: str, timeout: float = 60) -> dict
     raise AssertionError(f"operation {operation_id} did not finish: {operation}")
 
 
+def assert_gone_from_backend(request: pytest.FixtureRequest, server: LiveServer, sandbox_id: str) -> None:
+    """The container (or the local backend's record) is really gone, not just the database row."""
+    if server.settings.sandbox_backend == "docker":
+        with pytest.raises(RuntimeError, match="404"):
+            request.getfixturevalue("docker_engine").request("GET", f"/containers/{sandbox_id}/json")
+    else:
+        assert not (server.settings.data_dir / "local-sandboxes" / f"{sandbox_id}.json").exists()
+
+
 @pytest.fixture
 def project_tree(sandbox_owner: Api) -> Tree:
     return make_tree(sandbox_owner)
@@ -85,7 +94,9 @@ def test_sync_stop_start_restart_delete(sandbox_server: LiveServer, sandbox_owne
     assert folder.is_dir(), "deleting a sandbox keeps the project folder"
 
 
-def test_async_operations_advance_through_their_steps(sandbox_owner: Api, project_tree: Tree) -> None:
+def test_async_operations_advance_through_their_steps(
+    request: pytest.FixtureRequest, sandbox_server: LiveServer, sandbox_owner: Api, project_tree: Tree
+) -> None:
     pid = project_tree.project["id"]
     sid = create_sandbox(sandbox_owner, pid)["id"]
 
@@ -131,6 +142,7 @@ def test_async_operations_advance_through_their_steps(sandbox_owner: Api, projec
     )
     assert deleted["status"] == "completed" and [s["id"] for s in deleted["steps"]] == ["stop", "delete"]
     assert sandbox_owner.get(f"/flexy/{sid}").status_code == 404
+    assert_gone_from_backend(request, sandbox_server, sid)
     assert sandbox_owner.get(f"/projects/{pid}").json()["sandboxId"] is None
 
 
@@ -202,3 +214,19 @@ def test_another_user_sees_nothing(
         assert other.request(method, path).status_code == 404, (method, path)
     assert other.post("/flexy", {"projectId": pid}).status_code == 404
     assert sandbox_owner.get(f"/flexy/{sid}").json()["status"] in ("stopped", "exited")
+
+
+@pytest.mark.parametrize("level", ["project", "workspace", "organization"])
+def test_deleting_the_tree_removes_its_sandboxes(
+    request: pytest.FixtureRequest, sandbox_server: LiveServer, sandbox_owner: Api, project_tree: Tree, level: str
+) -> None:
+    sid = create_sandbox(sandbox_owner, project_tree.project["id"])["id"]
+    target = {
+        "project": f"/projects/{project_tree.project['id']}",
+        "workspace": f"/workspaces/{project_tree.workspace['id']}",
+        "organization": f"/organizations/{project_tree.org['id']}",
+    }[level]
+    assert sandbox_owner.delete(target).status_code == 204
+    assert all(s["id"] != sid for s in sandbox_owner.get("/flexy").json())
+    assert sandbox_owner.get(f"/flexy/{sid}").status_code == 404
+    assert_gone_from_backend(request, sandbox_server, sid)
