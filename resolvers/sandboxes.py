@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 
 from resolvers import events
 from resolvers.access import member_org_ids, visible_project, visible_sandbox
@@ -52,6 +52,13 @@ def backend_errors(sandbox_id: str | None = None) -> Iterator[None]:
         raise DomainError("OPERATION_FAILED", f"The sandbox engine failed: {error}") from None
 
 
+async def announce(rt: Runtime, project_id: str, sandbox_id: str, type: str, **fields: object) -> None:
+    """A `sandbox_*` event; the SDK matches sandbox events on `sandboxId` or `containerId`, so both are sent."""
+    await events.record(
+        rt, project_id, "sandbox", sandbox_id, type, sandboxId=sandbox_id, containerId=sandbox_id, **fields
+    )
+
+
 async def live_state(rt: Runtime, sandbox_id: str) -> SandboxInfo | None:
     with backend_errors(sandbox_id):
         try:
@@ -60,22 +67,31 @@ async def live_state(rt: Runtime, sandbox_id: str) -> SandboxInfo | None:
             return None
 
 
-async def list_sandboxes(rt: Runtime, caller: Caller) -> list[SandboxView]:
+def _sandboxes_where(*conditions: ColumnElement[bool]) -> Select[tuple[Sandbox]]:
+    """Sandbox records, filtered through their project and workspace."""
+    return (
+        select(Sandbox)
+        .join(Project, Project.id == Sandbox.project_id)
+        .join(Workspace, Workspace.id == Project.workspace_id)
+        .where(*conditions)
+        .order_by(Sandbox.created_at)
+    )
+
+
+async def _visible_views(rt: Runtime, caller: Caller, *conditions: ColumnElement[bool]) -> list[SandboxView]:
+    """The caller's sandboxes matching `conditions`, with live state from one backend listing."""
     async with rt.db.read() as session:
-        records = (
-            await session.scalars(
-                select(Sandbox)
-                .join(Project, Project.id == Sandbox.project_id)
-                .join(Workspace, Workspace.id == Project.workspace_id)
-                .where(Workspace.organization_id.in_(member_org_ids(caller)))
-                .order_by(Sandbox.created_at)
-            )
-        ).all()
+        visible = Workspace.organization_id.in_(member_org_ids(caller))
+        records = (await session.scalars(_sandboxes_where(visible, *conditions))).all()
     if not records:
         return []
     with backend_errors():
         live = {info.id: info for info in await rt.backend.list()}
     return [SandboxView(record, live.get(record.id)) for record in records]
+
+
+async def list_sandboxes(rt: Runtime, caller: Caller) -> list[SandboxView]:
+    return await _visible_views(rt, caller)
 
 
 async def get_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> SandboxView:
@@ -147,19 +163,8 @@ async def create_sandbox(
         with backend_errors(created.id):
             await rt.backend.delete(created.id)
         raise conflict(f"Project {project.id} already has a sandbox") from None
-    await events.record(
-        rt,
-        project.id,
-        "sandbox",
-        created.id,
-        "sandbox_created",
-        sandboxId=created.id,
-        containerId=created.id,
-        image=spec.image,
-    )
-    await events.record(
-        rt, project.id, "sandbox", created.id, "sandbox_started", sandboxId=created.id, containerId=created.id
-    )
+    await announce(rt, project.id, created.id, "sandbox_created", image=spec.image)
+    await announce(rt, project.id, created.id, "sandbox_started")
     return SandboxView(record, live)
 
 
@@ -173,16 +178,7 @@ async def checked_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> tuple
 
 
 async def _report_failure(rt: Runtime, record: Sandbox, action: str, error: DomainError) -> None:
-    await events.record(
-        rt,
-        record.project_id,
-        "sandbox",
-        record.id,
-        "sandbox_error",
-        sandboxId=record.id,
-        containerId=record.id,
-        error=f"{action} failed: {error.message}",
-    )
+    await announce(rt, record.project_id, record.id, "sandbox_error", error=f"{action} failed: {error.message}")
 
 
 async def start_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> SandboxView:
@@ -217,11 +213,10 @@ async def perform(rt: Runtime, record: Sandbox, action: str) -> SandboxInfo:
     except DomainError as error:
         await _report_failure(rt, record, action, error)
         raise
-    ids = {"sandboxId": record.id, "containerId": record.id}
     if action in ("stop", "restart"):
-        await events.record(rt, record.project_id, "sandbox", record.id, "sandbox_stopped", **ids)
+        await announce(rt, record.project_id, record.id, "sandbox_stopped")
     if action in ("start", "restart"):
-        await events.record(rt, record.project_id, "sandbox", record.id, "sandbox_started", **ids)
+        await announce(rt, record.project_id, record.id, "sandbox_started")
     return live
 
 
@@ -246,12 +241,8 @@ async def remove(rt: Runtime, record: Sandbox) -> None:
         project = await session.get(Project, record.project_id)
         if project is not None and project.sandbox_id == record.id:
             project.sandbox_id, project.sandbox_name = None, None
-    await events.record(
-        rt, record.project_id, "sandbox", record.id, "sandbox_stopped", sandboxId=record.id, containerId=record.id
-    )
-    await events.record(
-        rt, record.project_id, "sandbox", record.id, "sandbox_deleted", sandboxId=record.id, containerId=record.id
-    )
+    await announce(rt, record.project_id, record.id, "sandbox_stopped")
+    await announce(rt, record.project_id, record.id, "sandbox_deleted")
 
 
 async def list_images(rt: Runtime, caller: Caller) -> tuple[Sequence[ImageView], str]:
@@ -270,20 +261,8 @@ async def list_images(rt: Runtime, caller: Caller) -> tuple[Sequence[ImageView],
 
 async def sandboxes_by_project(rt: Runtime, caller: Caller, project_ids: Sequence[str]) -> dict[str, SandboxView]:
     """The sandboxes of several projects in one query and one backend listing."""
-    async with rt.db.read() as session:
-        records = (
-            await session.scalars(
-                select(Sandbox)
-                .join(Project, Project.id == Sandbox.project_id)
-                .join(Workspace, Workspace.id == Project.workspace_id)
-                .where(Sandbox.project_id.in_(project_ids), Workspace.organization_id.in_(member_org_ids(caller)))
-            )
-        ).all()
-    if not records:
-        return {}
-    with backend_errors():
-        live = {info.id: info for info in await rt.backend.list()}
-    return {record.project_id: SandboxView(record, live.get(record.id)) for record in records}
+    views = await _visible_views(rt, caller, Sandbox.project_id.in_(project_ids))
+    return {view.record.project_id: view for view in views}
 
 
 async def unknown_sandboxes(rt: Runtime) -> list[str]:

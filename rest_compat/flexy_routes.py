@@ -8,12 +8,8 @@ from starlette.requests import Request
 
 from resolvers import projects, sandbox_operations, sandboxes
 from resolvers.runtime import Caller
-from rest_compat.http import endpoint, field, read_body, runtime
+from rest_compat.http import endpoint, field, path_id, read_body, runtime
 from rest_compat.shapes import image_json, operation_json, sandbox_creation_json, sandbox_json
-
-
-def _id(request: Request) -> str:
-    return request.path_params["id"]
 
 
 @endpoint("GET", "/flexy")
@@ -60,32 +56,32 @@ async def project_operations(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/flexy/{id}")
 async def get_sandbox(request: Request, caller: Caller) -> Any:
-    return sandbox_json(await sandboxes.get_sandbox(runtime(request), caller, _id(request)))
+    return sandbox_json(await sandboxes.get_sandbox(runtime(request), caller, path_id(request)))
 
 
 @endpoint("POST", "/flexy/{id}/start")
 async def start_sandbox(request: Request, caller: Caller) -> None:
-    await sandboxes.start_sandbox(runtime(request), caller, _id(request))
+    await sandboxes.start_sandbox(runtime(request), caller, path_id(request))
 
 
 @endpoint("POST", "/flexy/{id}/stop")
 async def stop_sandbox(request: Request, caller: Caller) -> None:
-    await sandboxes.stop_sandbox(runtime(request), caller, _id(request))
+    await sandboxes.stop_sandbox(runtime(request), caller, path_id(request))
 
 
 @endpoint("POST", "/flexy/{id}/restart")
 async def restart_sandbox(request: Request, caller: Caller) -> None:
-    await sandboxes.restart_sandbox(runtime(request), caller, _id(request))
+    await sandboxes.restart_sandbox(runtime(request), caller, path_id(request))
 
 
 @endpoint("DELETE", "/flexy/{id}")
 async def delete_sandbox(request: Request, caller: Caller) -> None:
-    await sandboxes.delete_sandbox(runtime(request), caller, _id(request))
+    await sandboxes.delete_sandbox(runtime(request), caller, path_id(request))
 
 
 def _async_operation(method: str, path: str, kind: str) -> Any:
     async def submit(request: Request, caller: Caller) -> Any:
-        operation = await runtime(request).operations.submit(caller, _id(request), kind)
+        operation = await runtime(request).operations.submit(caller, path_id(request), kind)
         return {
             "operationId": operation.id,
             "status": operation.status,

@@ -73,6 +73,10 @@ def internal_error_response(request: Request, exc: Exception) -> JSONResponse:
     return JSONBody(error_body(request, "INTERNAL_ERROR", 500, message), status_code=500)
 
 
+def path_id(request: Request, name: str = "id") -> str:
+    return request.path_params[name]
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

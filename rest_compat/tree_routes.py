@@ -8,12 +8,8 @@ from starlette.requests import Request
 
 from resolvers import hierarchy, organizations, projects, workflow_state, workspaces
 from resolvers.runtime import Caller
-from rest_compat.http import endpoint, field, read_body, runtime
+from rest_compat.http import endpoint, field, path_id, read_body, runtime
 from rest_compat.shapes import organization_json, project_json, workspace_json
-
-
-def _id(request: Request, name: str = "id") -> str:
-    return request.path_params[name]
 
 
 @endpoint("GET", "/organizations")
@@ -32,26 +28,26 @@ async def create_organization(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/organizations/{id}")
 async def get_organization(request: Request, caller: Caller) -> Any:
-    return organization_json(await organizations.get_organization(runtime(request), caller, _id(request)))
+    return organization_json(await organizations.get_organization(runtime(request), caller, path_id(request)))
 
 
 @endpoint("PUT", "/organizations/{id}")
 async def update_organization(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     org = await organizations.update_organization(
-        runtime(request), caller, _id(request), name=field(body, "name"), folder_path=field(body, "folderPath")
+        runtime(request), caller, path_id(request), name=field(body, "name"), folder_path=field(body, "folderPath")
     )
     return organization_json(org)
 
 
 @endpoint("DELETE", "/organizations/{id}")
 async def delete_organization(request: Request, caller: Caller) -> None:
-    await organizations.delete_organization(runtime(request), caller, _id(request))
+    await organizations.delete_organization(runtime(request), caller, path_id(request))
 
 
 @endpoint("GET", "/organizations/{id}/hierarchy")
 async def organization_hierarchy(request: Request, caller: Caller) -> Any:
-    tree = await hierarchy.organization_tree(runtime(request), caller, _id(request))
+    tree = await hierarchy.organization_tree(runtime(request), caller, path_id(request))
     return {
         "organization": organization_json(tree.organization),
         "workspaces": [
@@ -63,7 +59,7 @@ async def organization_hierarchy(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/organizations/{organizationId}/workspaces")
 async def list_workspaces_in_organization(request: Request, caller: Caller) -> Any:
-    found = await workspaces.list_workspaces(runtime(request), caller, _id(request, "organizationId"))
+    found = await workspaces.list_workspaces(runtime(request), caller, path_id(request, "organizationId"))
     return [workspace_json(w) for w in found]
 
 
@@ -71,7 +67,7 @@ async def list_workspaces_in_organization(request: Request, caller: Caller) -> A
 async def create_workspace(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     workspace = await workspaces.create_workspace(
-        runtime(request), caller, _id(request, "organizationId"), field(body, "name"), field(body, "folderPath")
+        runtime(request), caller, path_id(request, "organizationId"), field(body, "name"), field(body, "folderPath")
     )
     return workspace_json(workspace)
 
@@ -83,26 +79,26 @@ async def list_all_workspaces(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/workspaces/{id}")
 async def get_workspace(request: Request, caller: Caller) -> Any:
-    return workspace_json(await workspaces.get_workspace(runtime(request), caller, _id(request)))
+    return workspace_json(await workspaces.get_workspace(runtime(request), caller, path_id(request)))
 
 
 @endpoint("PUT", "/workspaces/{id}")
 async def update_workspace(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     workspace = await workspaces.update_workspace(
-        runtime(request), caller, _id(request), name=field(body, "name"), folder_path=field(body, "folderPath")
+        runtime(request), caller, path_id(request), name=field(body, "name"), folder_path=field(body, "folderPath")
     )
     return workspace_json(workspace)
 
 
 @endpoint("DELETE", "/workspaces/{id}")
 async def delete_workspace(request: Request, caller: Caller) -> None:
-    await workspaces.delete_workspace(runtime(request), caller, _id(request))
+    await workspaces.delete_workspace(runtime(request), caller, path_id(request))
 
 
 @endpoint("GET", "/workspaces/{workspaceId}/projects")
 async def list_projects_in_workspace(request: Request, caller: Caller) -> Any:
-    found = await projects.list_projects(runtime(request), caller, _id(request, "workspaceId"))
+    found = await projects.list_projects(runtime(request), caller, path_id(request, "workspaceId"))
     return [project_json(p) for p in found]
 
 
@@ -112,7 +108,7 @@ async def create_project(request: Request, caller: Caller) -> Any:
     project = await projects.create_project(
         runtime(request),
         caller,
-        _id(request, "workspaceId"),
+        path_id(request, "workspaceId"),
         field(body, "name"),
         field(body, "folderPath"),
         workflow_id=body.get("workflowId"),
@@ -128,7 +124,7 @@ async def list_all_projects(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/projects/{id}")
 async def get_project(request: Request, caller: Caller) -> Any:
-    return project_json(await projects.get_project(runtime(request), caller, _id(request)))
+    return project_json(await projects.get_project(runtime(request), caller, path_id(request)))
 
 
 @endpoint("PUT", "/projects/{id}")
@@ -137,7 +133,7 @@ async def update_project(request: Request, caller: Caller) -> Any:
     project = await projects.update_project(
         runtime(request),
         caller,
-        _id(request),
+        path_id(request),
         name=field(body, "name"),
         folder_path=field(body, "folderPath"),
         sandbox_id=field(body, "sandboxId"),
@@ -152,19 +148,19 @@ async def update_project(request: Request, caller: Caller) -> Any:
 @endpoint("DELETE", "/projects/{id}")
 async def delete_project(request: Request, caller: Caller) -> None:
     delete_folder = request.query_params.get("deleteFolder")
-    await projects.delete_project(runtime(request), caller, _id(request), delete_folder)
+    await projects.delete_project(runtime(request), caller, path_id(request), delete_folder)
 
 
 @endpoint("POST", "/projects/{id}/move")
 async def move_project(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     target = field(body, "newWorkspaceId", "targetWorkspaceId", "workspaceId")
-    return project_json(await projects.move_project(runtime(request), caller, _id(request), target))
+    return project_json(await projects.move_project(runtime(request), caller, path_id(request), target))
 
 
 @endpoint("GET", "/projects/{id}/path")
 async def project_path(request: Request, caller: Caller) -> Any:
-    path = await projects.get_project_path(runtime(request), caller, _id(request))
+    path = await projects.get_project_path(runtime(request), caller, path_id(request))
     return {
         "organization": organization_json(path.organization),
         "workspace": workspace_json(path.workspace),
@@ -174,7 +170,7 @@ async def project_path(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/projects/{id}/workflow")
 async def get_workflow_state(request: Request, caller: Caller) -> Any:
-    return await workflow_state.get_workflow_state(runtime(request), caller, _id(request))
+    return await workflow_state.get_workflow_state(runtime(request), caller, path_id(request))
 
 
 @endpoint("PUT", "/projects/{id}/workflow")
@@ -183,7 +179,7 @@ async def update_workflow_state(request: Request, caller: Caller) -> Any:
     project = await workflow_state.set_workflow_state(
         runtime(request),
         caller,
-        _id(request),
+        path_id(request),
         field(body, "currentPhaseId"),
         field(body, "currentStepId"),
         field(body, "stepStatuses"),
@@ -194,7 +190,7 @@ async def update_workflow_state(request: Request, caller: Caller) -> Any:
 async def _update_step_status(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     return await workflow_state.set_step_status(
-        runtime(request), caller, _id(request), request.path_params["stepId"], field(body, "status")
+        runtime(request), caller, path_id(request), request.path_params["stepId"], field(body, "status")
     )
 
 
