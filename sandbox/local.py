@@ -149,16 +149,20 @@ class LocalBackend(SandboxBackend):
             raise SandboxNotFound(f"sandbox {sandbox_id!r} does not exist")
         return self.state_dir / f"{sandbox_id}.json"
 
-    def _load(self, sandbox_id: str) -> _Record:
+    async def _load(self, sandbox_id: str) -> _Record:
+        """The sandbox's record; file work runs in a thread, as everywhere in this backend."""
         path = self._path(sandbox_id)
         try:
-            return _Record.load(path)
+            return await asyncio.to_thread(_Record.load, path)
         except FileNotFoundError:
             raise SandboxNotFound(f"sandbox {sandbox_id} does not exist") from None
         except (ValueError, TypeError) as exc:
             raise SandboxError(f"the record of sandbox {sandbox_id} is unreadable: {exc}") from exc
 
-    def _records(self) -> list[_Record]:
+    async def _records(self) -> list[_Record]:
+        return await asyncio.to_thread(self._read_records)
+
+    def _read_records(self) -> list[_Record]:
         records = []
         for path in sorted(self.state_dir.glob("*.json")):
             try:
@@ -168,9 +172,9 @@ class LocalBackend(SandboxBackend):
         return records
 
     async def _set_status(self, sandbox_id: str, status: str) -> SandboxInfo:
-        record = self._load(sandbox_id)
+        record = await self._load(sandbox_id)
         record.status = status
-        record.save(self._path(sandbox_id))
+        await asyncio.to_thread(record.save, self._path(sandbox_id))
         return record.info(await self.isolation())
 
     # -- isolation ------------------------------------------------------------------------------
@@ -216,7 +220,7 @@ class LocalBackend(SandboxBackend):
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
-        if any(record.name == spec.name for record in self._records()):
+        if any(record.name == spec.name for record in await self._records()):
             raise SandboxError(f"create sandbox {spec.name}: conflict: the name is already in use")
         record = _Record(
             id=uuid.uuid4().hex,
@@ -230,14 +234,14 @@ class LocalBackend(SandboxBackend):
             folders=[str(Path(mapping.host_path).resolve()) for mapping in spec.folder_mappings],
             ports=[[port.host_port, port.container_port, port.protocol] for port in spec.port_mappings],
         )
-        record.save(self._path(record.id))
+        await asyncio.to_thread(record.save, self._path(record.id))
         return record.info(await self.isolation())
 
     async def start(self, sandbox_id: str) -> SandboxInfo:
         return await self._set_status(sandbox_id, "running")
 
     async def stop(self, sandbox_id: str, timeout: float = 10) -> SandboxInfo:
-        self._load(sandbox_id)
+        await self._load(sandbox_id)
         await self._kill_all(sandbox_id)
         return await self._set_status(sandbox_id, "stopped")
 
@@ -247,16 +251,16 @@ class LocalBackend(SandboxBackend):
 
     async def delete(self, sandbox_id: str) -> None:
         path = self._path(sandbox_id)
-        self._load(sandbox_id)
+        await self._load(sandbox_id)
         await self._kill_all(sandbox_id)
-        path.unlink(missing_ok=True)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
 
     async def inspect(self, sandbox_id: str) -> SandboxInfo:
-        return self._load(sandbox_id).info(await self.isolation())
+        return (await self._load(sandbox_id)).info(await self.isolation())
 
     async def list(self) -> Sequence[SandboxInfo]:
         isolation = await self.isolation()
-        return [record.info(isolation) for record in self._records()]
+        return [record.info(isolation) for record in await self._records()]
 
     async def _kill_all(self, sandbox_id: str) -> None:
         commands = list(self._running.get(sandbox_id, ()))
@@ -278,7 +282,7 @@ class LocalBackend(SandboxBackend):
     ) -> RunningCommand:
         if not argv:
             raise SandboxError("nothing to run: the command is empty")
-        record = self._load(sandbox_id)
+        record = await self._load(sandbox_id)
         if record.status != "running":
             raise SandboxError(f"sandbox {sandbox_id} is not running (it is {record.status})")
         if not os.path.isdir(record.project_dir):
