@@ -9,7 +9,7 @@ from resolvers import auth, users
 from resolvers.auth import Session
 from resolvers.errors import DomainError
 from resolvers.runtime import Caller
-from rest_compat.http import bearer_token, endpoint, error_response, field, read_body, runtime
+from rest_compat.http import bearer_token, endpoint, error_response, read_body, runtime
 from rest_compat.shapes import user_json
 
 REFRESH_COOKIE = "aintandem_refresh_token"
@@ -86,12 +86,11 @@ async def verify_current(request: Request) -> Response:
 @endpoint("POST", "/auth/verify", authenticated=False)
 async def verify_token(request: Request) -> Response:
     body = await read_body(request)
-    token = field(body, "token")
-    if not isinstance(token, str) or not token:
-        raise DomainError("MISSING_REQUIRED_FIELD", "token is required", {"field": "token"})
     try:
-        caller = await auth.verify(runtime(request), token)
+        caller = await auth.verify(runtime(request), body.get("token"))
     except DomainError as error:
+        if error.code != "UNAUTHORIZED":
+            raise
         return JSONResponse({"success": False, "error": error.message})
     return JSONResponse({"success": True, "user": {"id": caller.user_id, "username": caller.username}})
 
