@@ -17,6 +17,7 @@ from resolvers import (
     workflow_state,
     workspaces,
 )
+from resolvers.errors import DomainError
 from resolvers.health import uptime_seconds
 from schema.context import Context
 from schema.sandbox_types import Sandbox, SandboxImage, SandboxOperation
@@ -52,7 +53,7 @@ class Query:
     async def verify_token(self, info: GraphInfo, token: str) -> User | None:
         try:
             caller = await auth.verify(info.context.rt, token)
-        except Exception:  # noqa: BLE001 - any failure means "not valid"
+        except DomainError:
             return None
         return User.of(await users.get_user(info.context.rt, caller))
 
