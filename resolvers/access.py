@@ -101,14 +101,17 @@ async def visible_operation(session: AsyncSession, caller: Caller, operation_id:
     return operation
 
 
-async def visible_task(session: AsyncSession, caller: Caller, project_id: str, task_id: str) -> Task:
-    """A task of a project the caller may see; 404 (as for a missing one) otherwise."""
-    task = await session.scalar(
+async def visible_task(session: AsyncSession, caller: Caller, project_id: str | None, task_id: str) -> Task:
+    """A task of a project the caller may see (of `project_id` when given); 404 (as for a missing one) otherwise."""
+    query = (
         select(Task)
         .join(Project, Project.id == Task.project_id)
         .join(Workspace, Workspace.id == Project.workspace_id)
-        .where(Task.id == task_id, Task.project_id == project_id, Workspace.organization_id.in_(member_org_ids(caller)))
+        .where(Task.id == task_id, Workspace.organization_id.in_(member_org_ids(caller)))
     )
+    if project_id is not None:
+        query = query.where(Task.project_id == project_id)
+    task = await session.scalar(query)
     if task is None:
         raise not_found("task", task_id)
     return task

@@ -24,7 +24,6 @@ from store.models import Project, Sandbox, Task, utcnow
 
 log = logging.getLogger("orchestrator.tasks")
 
-FINISHED = ("completed", "failed", "cancelled")
 INTERRUPTED = "The server stopped while the task was running"
 FLUSH_SECONDS = 1.0
 """How often a running task's output so far is written to its record, for readers of the task."""

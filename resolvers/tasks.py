@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from resolvers import events
 from resolvers.access import visible_project, visible_task
 from resolvers.errors import DomainError, invalid
+from resolvers.events import StoredEvent
 from resolvers.runtime import Caller, Runtime
 from resolvers.task_runner import TASK_TYPES
 from resolvers.tx import writing
@@ -18,6 +19,7 @@ from resolvers.validation import UNSET, one_of, optional_object, optional_text, 
 from store.models import Project, Sandbox, Task
 
 TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
+FINISHED = ("completed", "failed", "cancelled")
 KINDS = ("workflow", "adhoc")
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -102,7 +104,7 @@ async def execute_adhoc_task(
     return task
 
 
-async def get_task(rt: Runtime, caller: Caller, project_id: str, task_id: str) -> Task:
+async def get_task(rt: Runtime, caller: Caller, project_id: str | None, task_id: str) -> Task:
     async with rt.db.read() as session:
         return await visible_task(session, caller, project_id, task_id)
 
@@ -187,11 +189,21 @@ async def queue_status(rt: Runtime, caller: Caller, project_id: str) -> QueueSta
     return QueueStatus(project_id, record.id if record else None, pending, counts.get("running", 0))
 
 
-async def cancel_task(rt: Runtime, caller: Caller, project_id: str, task_id: str) -> Task:
+async def cancel_task(rt: Runtime, caller: Caller, project_id: str | None, task_id: str) -> Task:
     task = await get_task(rt, caller, project_id, task_id)
-    if task.status in ("completed", "failed", "cancelled"):
+    if task.status in FINISHED:
         raise DomainError(
             "INVALID_STATUS", f"Task {task_id} has already {task.status}", {"status": task.status, "taskId": task_id}
         )
     await rt.tasks.cancel(task)
-    return await get_task(rt, caller, project_id, task_id)
+    return await get_task(rt, caller, task.project_id, task_id)
+
+
+async def follow_task(
+    rt: Runtime, caller: Caller, task_id: str, after: object = None
+) -> AsyncGenerator[StoredEvent, None]:
+    """The task's events (404 for a task the caller may not see): those after `after` first, then live ones."""
+    task = await get_task(rt, caller, None, task_id)
+    return await events.follow_project(
+        rt, caller, task.project_id, after, lambda e: e.subject_type == "task" and e.subject_id == task_id
+    )
