@@ -43,12 +43,16 @@ def project_folder(server: LiveServer, tree: Tree) -> Path:
     )
 
 
+def sandbox_project(server: LiveServer, owner: Api) -> Project:
+    """A new project of `owner` with a running sandbox."""
+    tree = make_tree(owner)
+    sandbox = create_sandbox(owner, tree.project["id"])
+    return Project(tree.project["id"], project_folder(server, tree), sandbox)
+
+
 @pytest.fixture
 def project(sandbox_server: LiveServer, sandbox_owner: Api) -> Project:
-    """A project of `sandbox_owner` with a running sandbox."""
-    tree = make_tree(sandbox_owner)
-    sandbox = create_sandbox(sandbox_owner, tree.project["id"])
-    return Project(tree.project["id"], project_folder(sandbox_server, tree), sandbox)
+    return sandbox_project(sandbox_server, sandbox_owner)
 
 
 def submit(api: Api, project_id: str, prompt: str, task_type: str | None = "bash", **extra: Any) -> str:
