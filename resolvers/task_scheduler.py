@@ -102,6 +102,13 @@ class TaskScheduler:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
 
+    async def cancel_running(self, project_id: str) -> None:
+        """Cancel the project's running tasks (its sandbox is going away); each ends `cancelled`."""
+        runners = [runner for task_id, runner in self._running.items() if self._project_of.get(task_id) == project_id]
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+
     async def _run(self, task_id: str) -> None:
         project_id = self._project_of[task_id]
         started = time.monotonic()

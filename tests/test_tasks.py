@@ -17,6 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from resolvers.task_runner import OUTPUT_LIMIT
 from tests.conftest import Api, LiveServer, Tree, make_tree
 from tests.docker_engine import FAKE_CLI
 from tests.test_flexy import create_sandbox
@@ -302,3 +303,30 @@ def test_another_user_cannot_touch_the_tasks(
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
     assert sandbox_owner.get(f"{base}/tasks").json()["total"] == 1
     assert sandbox_owner.post(f"{base}/tasks/{task_id}/cancel").status_code == 200
+
+
+def test_a_task_past_its_timeout_is_killed_and_failed(
+    sandbox_server: LiveServer, sandbox_owner: Api, project: Project
+) -> None:
+    with task_settings(sandbox_server, task_timeout_seconds=1):
+        task_id = submit(sandbox_owner, project.id, "echo begun; sleep 20")
+        task = wait_for_task(sandbox_owner, project.id, task_id, timeout=10)
+    assert task["status"] == "failed" and task["error"] == "The task timed out after 1 s and was killed"
+    assert "begun" in task["terminalOutput"] and task["duration"] < 5000
+
+
+def test_deleting_the_sandbox_cancels_its_running_task(sandbox_owner: Api, project: Project) -> None:
+    task_id = submit(sandbox_owner, project.id, "sleep 30")
+    wait_for_task(sandbox_owner, project.id, task_id, ("running",))
+    assert sandbox_owner.delete(f"/flexy/{project.sandbox['id']}").status_code == 204
+    assert sandbox_owner.get(f"/projects/{project.id}/tasks/{task_id}").json()["status"] == "cancelled"
+    assert sandbox_owner.delete(f"/projects/{project.id}").status_code in (200, 204)
+
+
+def test_terminal_output_is_bounded_with_the_cut_marked(sandbox_owner: Api, project: Project) -> None:
+    script = "i=0; while [ $i -lt 3000 ]; do echo line-$i-................................................................................; i=$((i+1)); done"
+    task = wait_for_task(sandbox_owner, project.id, submit(sandbox_owner, project.id, script))
+    assert task["status"] == "completed"
+    kept = task["terminalOutput"]
+    assert kept.startswith("[… ") and "earlier characters cut" in kept.splitlines()[0]
+    assert len(kept) < OUTPUT_LIMIT + 100 and kept.rstrip().endswith("line-2999-" + "." * 80)
