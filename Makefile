@@ -41,6 +41,7 @@ schema: $(PY_STAMP)
 bench: setup
 	$(BIN)/python bench/rest_vs_graphql.py
 	$(BIN)/python bench/event_fanout.py
+	$(BIN)/python bench/task_overhead.py
 
 clean:
 	rm -rf $(VENV) tests/sdk/node_modules .pytest_cache .ruff_cache

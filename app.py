@@ -30,6 +30,7 @@ from resolvers import users
 from resolvers.runtime import Runtime
 from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
+from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
 from rest_compat import build_api
 from sandbox import open_backend
@@ -115,6 +116,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 backend=backend,
             )
             rt.operations = SandboxOperations(rt)
+            rt.tasks = TaskScheduler(rt)
             yield rt
         finally:
             await backend.close()
@@ -127,6 +129,9 @@ async def reconcile(rt: Runtime) -> None:
     interrupted = await rt.operations.reconcile()
     if interrupted:
         log.warning("marked %d sandbox operations left unfinished by a previous run as failed", interrupted)
+    failed, requeued = await rt.tasks.reconcile()
+    if failed or requeued:
+        log.warning("failed %d tasks left running by a previous run; queued %d waiting ones again", failed, requeued)
     for sandbox_id in await unknown_sandboxes(rt):
         log.warning("sandbox %s is labelled as ours but no project knows it", sandbox_id)
 
@@ -155,6 +160,7 @@ def create_app(settings: Settings) -> Starlette:
                 yield {"runtime": rt}
             finally:
                 pruning.cancel()
+                await rt.tasks.shutdown()
                 await rt.operations.shutdown()
 
     graphql = GraphQLView(build_schema())

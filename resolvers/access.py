@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import DomainError, not_found
 from resolvers.runtime import Caller
-from store.models import Organization, OrganizationMember, Project, Sandbox, SandboxOperation, Workspace
+from store.models import Organization, OrganizationMember, Project, Sandbox, SandboxOperation, Task, Workspace
 
 OWNER = "owner"
 MEMBER = "member"
@@ -99,3 +99,19 @@ async def visible_operation(session: AsyncSession, caller: Caller, operation_id:
     if operation is None:
         raise DomainError("OPERATION_NOT_FOUND", f"Operation {operation_id} not found", {"id": operation_id})
     return operation
+
+
+async def visible_task(session: AsyncSession, caller: Caller, project_id: str | None, task_id: str) -> Task:
+    """A task of a project the caller may see (of `project_id` when given); 404 (as for a missing one) otherwise."""
+    query = (
+        select(Task)
+        .join(Project, Project.id == Task.project_id)
+        .join(Workspace, Workspace.id == Project.workspace_id)
+        .where(Task.id == task_id, Workspace.organization_id.in_(member_org_ids(caller)))
+    )
+    if project_id is not None:
+        query = query.where(Task.project_id == project_id)
+    task = await session.scalar(query)
+    if task is None:
+        raise not_found("task", task_id)
+    return task

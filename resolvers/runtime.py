@@ -15,6 +15,7 @@ from store.events import EventLog
 
 if TYPE_CHECKING:
     from resolvers.sandbox_operations import SandboxOperations
+    from resolvers.task_scheduler import TaskScheduler
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Runtime:
     events: EventLog
     backend: SandboxBackend
     operations: SandboxOperations = field(init=False)
+    tasks: TaskScheduler = field(init=False)
     auth_cache: AuthCache = field(default_factory=AuthCache)
     started_at: float = field(default_factory=time.monotonic)
 

@@ -227,7 +227,9 @@ async def delete_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> None:
 
 
 async def remove(rt: Runtime, record: Sandbox) -> None:
-    """Delete the container (if it still exists) and the record; the project folder stays."""
+    """Delete the container (if it still exists) and the record; the project folder stays.
+    Tasks running in it are cancelled first, while their project and its event stream still exist."""
+    await rt.tasks.cancel_running(record.project_id)
     try:
         with backend_errors(record.id), contextlib.suppress(SandboxNotFound):
             await rt.backend.delete(record.id)

@@ -9,7 +9,7 @@ from resolvers.events import StoredEvent
 from resolvers.sandboxes import ImageView, SandboxView
 from resolvers.settings import preferences_of
 from resolvers.workflow_state import state_of
-from store.models import Organization, Project, SandboxOperation, User, UserSettings, Workspace
+from store.models import Organization, Project, SandboxOperation, Task, User, UserSettings, Workspace
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -151,4 +151,31 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
         "projectId": event.project_id,
         "timestamp": iso(event.created_at),
         "eventId": event.id,
+    }
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "projectId": task.project_id,
+        "stepId": task.step_id,
+        "sandboxId": task.sandbox_id,
+        "prompt": task.prompt,
+        "parameters": task.parameters,
+        "status": task.status,
+        "result": task.result,
+        "error": task.error,
+        "startTime": iso(task.start_time),
+        "endTime": iso(task.end_time),
+        "userId": task.user_id,
+        "isAdhoc": task.is_adhoc,
+        "title": task.title,
+        "description": task.description,
+        "artifacts": task.artifacts or [],
+        "terminalOutput": task.terminal_output,
+        "duration": task.duration,
+        "exitCode": task.exit_code,
+        "contextMemoryIds": task.context_memory_ids or [],
+        "taskType": task.task_type,
+        "createdAt": iso(task.created_at),
     }

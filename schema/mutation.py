@@ -10,10 +10,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 from strawberry.types.unset import UnsetType
 
-from resolvers import auth, organizations, projects, sandboxes, settings, users, workflow_state, workspaces
+from resolvers import auth, organizations, projects, sandboxes, settings, tasks, users, workflow_state, workspaces
 from resolvers.validation import UNSET, Maybe
 from schema.context import Context
 from schema.sandbox_types import Sandbox, SandboxOperation
+from schema.task_types import Task
 from schema.types import AuthPayload, Member, Organization, Project, Settings, User, WorkflowState, Workspace
 
 GraphInfo = Info[Context, None]
@@ -249,6 +250,40 @@ class Mutation:
     @strawberry.mutation
     async def cancel_sandbox_operation(self, info: GraphInfo, operation_id: strawberry.ID) -> SandboxOperation:
         return SandboxOperation.of(await info.context.rt.operations.cancel(info.context.caller, operation_id))
+
+    @strawberry.mutation(description="Queue an ad-hoc task (claude, qwen or bash) in the project's sandbox.")
+    async def execute_adhoc_task(
+        self,
+        info: GraphInfo,
+        project_id: strawberry.ID,
+        title: str,
+        prompt: str,
+        description: str | None = None,
+        parameters: JSON | None = None,
+        task_type: str | None = None,
+        context_memory_ids: list[str] | None = None,
+    ) -> Task:
+        task = await tasks.execute_adhoc_task(
+            info.context.rt,
+            info.context.caller,
+            project_id,
+            title=title,
+            prompt=prompt,
+            description=description,
+            parameters=parameters,
+            task_type=task_type,
+            context_memory_ids=context_memory_ids,
+        )
+        return Task.of(task)
+
+    @strawberry.mutation(description="Cancel a queued task (it never starts) or a running one (it is killed).")
+    async def cancel_task(self, info: GraphInfo, id: strawberry.ID) -> Task:
+        return Task.of(await tasks.cancel_task(info.context.rt, info.context.caller, None, id))
+
+    @strawberry.mutation(description="How many of the project's tasks may run at once (1 to 64).")
+    async def set_task_limit(self, info: GraphInfo, project_id: strawberry.ID, limit: int) -> Project:
+        await tasks.set_task_limit(info.context.rt, info.context.caller, project_id, limit)
+        return Project.of(await projects.get_project(info.context.rt, info.context.caller, project_id))
 
     @strawberry.mutation(description="Change the settings given; null clears one.")
     async def update_settings(self, info: GraphInfo, input: SettingsInput) -> Settings:

@@ -13,6 +13,7 @@ from resolvers import (
     sandbox_operations,
     sandboxes,
     settings,
+    tasks,
     users,
     workflow_state,
     workspaces,
@@ -21,6 +22,7 @@ from resolvers.errors import DomainError
 from resolvers.health import uptime_seconds
 from schema.context import Context
 from schema.sandbox_types import Sandbox, SandboxImage, SandboxOperation
+from schema.task_types import Task, TaskPage
 from schema.types import (
     DirectoryListing,
     Health,
@@ -144,3 +146,30 @@ class Query:
     async def host_directories(self, info: GraphInfo, current_path: str | None = None) -> DirectoryListing:
         path, directories = await browsing.browse_host(info.context.rt, info.context.caller, current_path)
         return DirectoryListing(current_path=str(path), directories=list(directories))
+
+    @strawberry.field(description="A task of a project you can see.")
+    async def task(self, info: GraphInfo, id: strawberry.ID) -> Task:
+        return Task.of(await tasks.get_task(info.context.rt, info.context.caller, None, id))
+
+    @strawberry.field(description="A project's tasks, newest first, filtered and paged (limit capped at 100).")
+    async def tasks(
+        self,
+        info: GraphInfo,
+        project_id: strawberry.ID,
+        status: list[str] | None = None,
+        type: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> TaskPage:
+        found, total = await tasks.list_tasks(
+            info.context.rt,
+            info.context.caller,
+            project_id,
+            statuses=status or [],
+            kind=type,
+            search=search,
+            limit=limit,
+            offset=offset,
+        )
+        return TaskPage(tasks=[Task.of(task) for task in found], total=total)

@@ -8,7 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from resolvers import sandbox_operations
+from resolvers import sandbox_operations, tasks
 from resolvers.errors import DomainError
 from resolvers.events import StoredEvent, follow_project
 from resolvers.sandbox_operations import FINISHED
@@ -17,6 +17,7 @@ from schema.errors import domain_extensions
 from schema.sandbox_types import ProgressEvent, SandboxOperation
 
 GraphInfo = Info[Context, None]
+TASK_ENDS = ("task_completed", "task_failed", "task_cancelled")
 
 
 async def _follow(
@@ -39,6 +40,24 @@ class Subscription:
         try:
             async for event in stream:
                 yield ProgressEvent.of(event)
+        finally:
+            await stream.aclose()
+
+    @strawberry.subscription(
+        description="A task's events (task_queued … task_completed); with `after`, those after that id first."
+    )
+    async def task_events(
+        self, info: GraphInfo, task_id: strawberry.ID, after: int | None = None
+    ) -> AsyncGenerator[ProgressEvent, None]:
+        try:
+            stream = await tasks.follow_task(info.context.rt, info.context.caller, task_id, after)
+        except DomainError as error:
+            raise GraphQLError(error.message, extensions=domain_extensions(error)) from None
+        try:
+            async for event in stream:
+                yield ProgressEvent.of(event)
+                if event.type in TASK_ENDS:
+                    return
         finally:
             await stream.aclose()
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers import workflow_state
+from resolvers import tasks, workflow_state
 from resolvers.settings import preferences_of
 from schema.context import Context
 from schema.sandbox_types import Sandbox
 from store import models
+
+if TYPE_CHECKING:
+    from schema.task_types import QueueStatus, TaskPage
 
 
 @strawberry.type
@@ -126,6 +129,7 @@ class Project:
     workflow_id: str | None
     workflow_version_id: str | None
     ai_config: JSON | None
+    task_limit: int = strawberry.field(description="How many of the project's tasks may run at once.")
     created_at: datetime
     updated_at: datetime
     workflow_state: WorkflowState = strawberry.field(
@@ -144,6 +148,7 @@ class Project:
             workflow_id=project.workflow_id,
             workflow_version_id=project.workflow_version_id,
             ai_config=project.ai_config,
+            task_limit=project.task_limit,
             created_at=project.created_at,
             updated_at=project.updated_at,
             workflow_state=WorkflowState.of(workflow_state.state_of(project)),
@@ -162,6 +167,38 @@ class Project:
     async def organization(self, info: Info[Context, None]) -> Organization:
         workspace = await info.context.loaders.workspace.load(self.workspace_id)
         return Organization.of(await info.context.loaders.organization.load(workspace.organization_id))
+
+    @strawberry.field(description="The project's tasks, newest first, filtered and paged (limit capped at 100).")
+    async def tasks(
+        self,
+        info: Info[Context, None],
+        status: list[str] | None = None,
+        type: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> Annotated[TaskPage, strawberry.lazy("schema.task_types")]:
+        from schema.task_types import Task, TaskPage
+
+        found, total = await tasks.list_tasks(
+            info.context.rt,
+            info.context.caller,
+            str(self.id),
+            statuses=status or [],
+            kind=type,
+            search=search,
+            limit=limit,
+            offset=offset,
+        )
+        return TaskPage(tasks=[Task.of(task) for task in found], total=total)
+
+    @strawberry.field(description="How many of the project's tasks wait and run.")
+    async def queue_status(
+        self, info: Info[Context, None]
+    ) -> Annotated[QueueStatus, strawberry.lazy("schema.task_types")]:
+        from schema.task_types import QueueStatus
+
+        return QueueStatus.of(await tasks.queue_status(info.context.rt, info.context.caller, str(self.id)))
 
 
 @strawberry.type

@@ -53,6 +53,11 @@ class Settings:
     backend_url: str = "http://host.docker.internal:9900"
     event_retention_seconds: int = 7 * 24 * 3600
     event_retention_count: int = 200_000
+    task_command_claude: str = "claude -p {prompt}"
+    task_command_qwen: str = "qwen -p {prompt}"
+    task_command_bash: str = "bash -c {prompt}"
+    """Argv templates (split like a shell would, never run by one); `{prompt}` becomes one argument."""
+    task_timeout_seconds: int = 1800
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -85,4 +90,8 @@ class Settings:
             backend_url=env.get("KAI_BACKEND_URL") or f"http://host.docker.internal:{_int(env, 'PORT', 9900)}",
             event_retention_seconds=_int(env, "EVENT_RETENTION_SECONDS", 7 * 24 * 3600),
             event_retention_count=_int(env, "EVENT_RETENTION_COUNT", 200_000),
+            task_command_claude=env.get("TASK_COMMAND_CLAUDE") or "claude -p {prompt}",
+            task_command_qwen=env.get("TASK_COMMAND_QWEN") or "qwen -p {prompt}",
+            task_command_bash=env.get("TASK_COMMAND_BASH") or "bash -c {prompt}",
+            task_timeout_seconds=_int(env, "TASK_TIMEOUT_SECONDS", 1800),
         )

@@ -6,7 +6,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -116,6 +127,8 @@ class Project(Timestamped, Base):
     workflow_version_id: Mapped[str | None] = mapped_column(String(36), default=None)
     workflow_state: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     ai_config: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    task_limit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """How many of the project's tasks may run in its sandbox at once."""
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "folder_path", name="uq_projects_folder"),
@@ -188,3 +201,38 @@ class SandboxOperation(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     start_time: Mapped[datetime] = mapped_column(default=utcnow)
     end_time: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Task(Base):
+    """A prompt or script run once in a project's sandbox, with its kept output and artifacts."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    sandbox_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    step_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(4096), default=None)
+    prompt: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    task_type: Mapped[str] = mapped_column(String(16))
+    is_adhoc: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str | None] = mapped_column(Text, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    terminal_output: Mapped[str | None] = mapped_column(Text, default=None)
+    artifacts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    context_memory_ids: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    start_time: Mapped[datetime | None] = mapped_column(default=None)
+    end_time: Mapped[datetime | None] = mapped_column(default=None)
+    duration: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Milliseconds from start to end."""
+    exit_code: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    __table_args__ = (
+        Index("ix_tasks_project_created", "project_id", "created_at"),
+        Index("ix_tasks_status", "status"),
+    )

@@ -29,6 +29,8 @@ from tests.pg_cluster import postgres_server
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-password-123"
 USER_PASSWORD = "user-password-123"
+TASK_ENV = {"TASK_COMMAND_BASH": "sh -c {prompt}"}
+"""The test image has busybox `sh` but no bash."""
 
 
 def free_port() -> int:
@@ -248,7 +250,7 @@ def module_tree(module_user: Api) -> Tree:
 @pytest.fixture(scope="session", params=["docker", "local"])
 def sandbox_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server whose sandboxes run on the test run's own Docker engine, or on the local backend."""
-    env = {"SANDBOX_BACKEND": request.param, "IMAGE_NAME": TEST_IMAGE}
+    env = {"SANDBOX_BACKEND": request.param, "IMAGE_NAME": TEST_IMAGE, **TASK_ENV}
     if request.param == "docker":
         env["DOCKER_HOST"] = request.getfixturevalue("docker_engine").url
     live = start_server(tmp_path_factory.mktemp(f"sandbox-{request.param}"), **env)

@@ -1,0 +1,94 @@
+"""What running one task needs besides the scheduler: its argv, its bounded output, its artifacts."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from store.config import Settings
+from store.models import utcnow
+
+TASK_TYPES = ("claude", "qwen", "bash")
+OUTPUT_LIMIT = 256 * 1024
+"""Characters of terminal output kept per task; beyond it the oldest part is cut (and the cut marked)."""
+STDERR_TAIL = 2000
+SKIPPED_FOLDERS = frozenset({".git", "node_modules", "__pycache__"})
+
+Snapshot = dict[str, tuple[int, int]]
+"""Relative path → (size, mtime in ns) of every file in a project folder."""
+
+
+def command_argv(settings: Settings, task_type: str, prompt: str) -> list[str]:
+    """The configured template split into argv; `{prompt}` is replaced inside single arguments only,
+    so the prompt stays one argument and never meets a shell's parser."""
+    template = {
+        "claude": settings.task_command_claude,
+        "qwen": settings.task_command_qwen,
+        "bash": settings.task_command_bash,
+    }[task_type]
+    return [part.replace("{prompt}", prompt) for part in shlex.split(template)]
+
+
+@dataclass
+class OutputBuffer:
+    """Decoded terminal output, kept to the last `limit` characters with a marker where it was cut."""
+
+    limit: int = OUTPUT_LIMIT
+    text: str = ""
+    cut: int = 0
+    stderr_tail: str = ""
+    _decoders: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, stream: str, data: bytes) -> str:
+        """Append a chunk; returns its decoded text (a split UTF-8 character waits for the next chunk)."""
+        decoder = self._decoders.setdefault(stream, codecs.getincrementaldecoder("utf-8")("replace"))
+        chunk: str = decoder.decode(data)
+        self.text += chunk
+        if len(self.text) > self.limit:
+            self.cut += len(self.text) - self.limit
+            self.text = self.text[-self.limit :]
+        if stream == "stderr":
+            self.stderr_tail = (self.stderr_tail + chunk)[-STDERR_TAIL:]
+        return chunk
+
+    def kept(self) -> str:
+        if not self.cut:
+            return self.text
+        return f"[… {self.cut} earlier characters cut …]\n{self.text}"
+
+
+def snapshot(root: Path) -> Snapshot:
+    """Every file below `root` (blocking: call it off the event loop)."""
+    found: Snapshot = {}
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [name for name in subfolders if name not in SKIPPED_FOLDERS]
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                stat = os.stat(path, follow_symlinks=False)
+            except OSError:
+                continue
+            found[os.path.relpath(path, root)] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def artifacts_between(before: Mapping[str, tuple[int, int]], after: Snapshot) -> list[dict[str, Any]]:
+    """Files created or changed between two snapshots, as the contract's artifact records."""
+    now = utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    changed = sorted(path for path, state in after.items() if before.get(path) != state)
+    return [
+        {"path": path, "type": Path(path).suffix.lstrip(".") or "file", "size": after[path][0], "createdAt": now}
+        for path in changed
+    ]
+
+
+def host_folder(folder_mapping: str, workdir: str) -> Path:
+    """The project folder on this host, from a sandbox's `host:container` mapping."""
+    suffix = f":{workdir}"
+    host = folder_mapping[: -len(suffix)] if folder_mapping.endswith(suffix) else folder_mapping.split(":", 1)[0]
+    return Path(host)

@@ -1,0 +1,252 @@
+"""The task scheduler: one FIFO queue per project, at most the project's `task_limit` running at once.
+
+The database is the queue: a task waits as `queued` and is claimed by a conditional update, under a
+per-project lock that cancelling also takes, so a task is either claimed or cancelled, never both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from resolvers import events, sandboxes
+from resolvers.errors import DomainError
+from resolvers.runtime import Runtime
+from resolvers.task_runner import OutputBuffer, artifacts_between, command_argv, host_folder, snapshot
+from resolvers.tx import writing
+from sandbox._command import KILLED_EXIT_CODE, NOT_FOUND_EXIT_CODE
+from sandbox.base import RunningCommand
+from store.models import Project, Sandbox, Task, utcnow
+
+log = logging.getLogger("orchestrator.tasks")
+
+INTERRUPTED = "The server stopped while the task was running"
+FLUSH_SECONDS = 1.0
+"""How often a running task's output so far is written to its record, for readers of the task."""
+
+
+class TaskScheduler:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._project_of: dict[str, str] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._wakers: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def _lock(self, project_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(project_id, asyncio.Lock())
+
+    def running_in(self, project_id: str) -> int:
+        return sum(1 for task_id in self._running if self._project_of.get(task_id) == project_id)
+
+    async def wake(self, project_id: str) -> None:
+        """Start the project's oldest queued tasks while it has free slots."""
+        if self._stopping:
+            return
+        async with self._lock(project_id):
+            async with self.rt.db.read() as session:
+                limit = await session.scalar(select(Project.task_limit).where(Project.id == project_id))
+                free = (limit or 0) - self.running_in(project_id)
+                if free <= 0:
+                    return
+                waiting = (
+                    await session.scalars(
+                        select(Task.id)
+                        .where(Task.project_id == project_id, Task.status == "queued")
+                        .order_by(Task.created_at, Task.id)
+                        .limit(free)
+                    )
+                ).all()
+            for task_id in waiting:
+                async with writing(self.rt) as session:
+                    claimed = await session.execute(
+                        update(Task)
+                        .where(Task.id == task_id, Task.status == "queued")
+                        .values(status="running", start_time=utcnow())
+                    )
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                runner = asyncio.create_task(self._run(task_id), name=f"task-{task_id}")
+                self._running[task_id] = runner
+                self._project_of[task_id] = project_id
+
+    def _wake_later(self, project_id: str) -> None:
+        if self._stopping:
+            return
+        waker = asyncio.create_task(self.wake(project_id), name=f"task-wake-{project_id}")
+        self._wakers.add(waker)
+        waker.add_done_callback(self._wakers.discard)
+
+    async def cancel(self, task: Task) -> None:
+        """A queued task never starts; a running one is killed and ends `cancelled`."""
+        async with self._lock(task.project_id):
+            async with writing(self.rt) as session:
+                dropped = await session.execute(
+                    update(Task)
+                    .where(Task.id == task.id, Task.status == "queued")
+                    .values(status="cancelled", end_time=utcnow())
+                )
+            runner = self._running.get(task.id)
+        if dropped.rowcount == 1:  # type: ignore[attr-defined]
+            await events.record(
+                self.rt, task.project_id, "task", task.id, "task_cancelled", taskId=task.id, task=task.title
+            )
+            return
+        if runner is None:
+            raise DomainError("INVALID_STATUS", f"Task {task.id} is not queued or running", {"status": task.status})
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    async def cancel_running(self, project_id: str) -> None:
+        """Cancel the project's running tasks (its sandbox is going away); each ends `cancelled`."""
+        runners = [runner for task_id, runner in self._running.items() if self._project_of.get(task_id) == project_id]
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+
+    async def _run(self, task_id: str) -> None:
+        project_id = self._project_of[task_id]
+        started = time.monotonic()
+        buffer = OutputBuffer()
+        task: Task | None = None
+        try:
+            async with self.rt.db.read() as session:
+                task = await session.get(Task, task_id)
+                record = await session.scalar(select(Sandbox).where(Sandbox.project_id == project_id))
+            if task is None:
+                return
+            await self._event(task, "task_started", task=task.title)
+            if record is None:
+                raise DomainError("CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox")
+            await self._ensure_running(record)
+            folder = host_folder(record.folder_mapping, record.workdir)
+            before = await asyncio.to_thread(snapshot, folder)
+            argv = command_argv(self.rt.settings, task.task_type, task.prompt)
+            timeout = self.rt.settings.task_timeout_seconds
+            with sandboxes.backend_errors(record.id):
+                command = await self.rt.backend.run(record.id, argv, timeout=timeout)
+            exit_code = await self._stream(task, command, buffer)
+            artifacts = artifacts_between(before, await asyncio.to_thread(snapshot, folder))
+            for artifact in artifacts:
+                await self._event(task, "artifact", artifact=artifact)
+            error = None if exit_code == 0 else _failure(argv[0], exit_code, command.timed_out, timeout, buffer)
+            await self._finish(task, started, buffer, exit_code=exit_code, artifacts=artifacts, error=error)
+        except asyncio.CancelledError:
+            error = INTERRUPTED if self._stopping else None
+            status = "failed" if self._stopping else "cancelled"
+            await asyncio.shield(self._finish(task, started, buffer, status=status, error=error))
+        except DomainError as failure:
+            await self._finish(task, started, buffer, error=failure.message)
+        except Exception as failure:  # record any surprise on the task instead of leaving it running
+            log.exception("task %s failed", task_id)
+            await self._finish(task, started, buffer, error=f"Unexpected error: {failure}")
+        finally:
+            self._running.pop(task_id, None)
+            self._project_of.pop(task_id, None)
+            self._wake_later(project_id)
+
+    async def _ensure_running(self, record: Sandbox) -> None:
+        live = await sandboxes.live_state(self.rt, record.id)
+        if live is None:
+            raise DomainError("CONTAINER_NOT_FOUND", f"Sandbox {record.id} no longer exists")
+        if live.status != "running":
+            await sandboxes.perform(self.rt, record, "start")
+
+    async def _stream(self, task: Task, command: RunningCommand, buffer: OutputBuffer) -> int:
+        """Announce each chunk as it arrives; keep the output so far on the record about once a second."""
+        flushed = time.monotonic()
+        try:
+            async for chunk in command.output():
+                text = buffer.add(chunk.stream, chunk.data)
+                if text:
+                    await self._event(task, "output", output=text)
+                if time.monotonic() - flushed > FLUSH_SECONDS:
+                    flushed = time.monotonic()
+                    await self._save(task.id, terminal_output=buffer.kept())
+            return await command.wait()
+        except asyncio.CancelledError:
+            await asyncio.shield(command.kill())
+            raise
+
+    async def _save(self, task_id: str, **values: Any) -> None:
+        async with writing(self.rt) as session:
+            await session.execute(update(Task).where(Task.id == task_id).values(**values))
+
+    async def _event(self, subject: Task, type: str, **fields: Any) -> None:
+        await events.record(self.rt, subject.project_id, "task", subject.id, type, taskId=subject.id, **fields)
+
+    async def _finish(
+        self,
+        task: Task | None,
+        started: float,
+        buffer: OutputBuffer,
+        *,
+        status: str | None = None,
+        error: str | None = None,
+        exit_code: int | None = None,
+        artifacts: list[dict[str, Any]] | None = None,
+    ) -> None:
+        if task is None:
+            return
+        status = status or ("failed" if error else "completed")
+        output = buffer.kept()
+        duration = round((time.monotonic() - started) * 1000)
+        await self._save(
+            task.id,
+            status=status,
+            error=error,
+            result=output if status == "completed" else None,
+            terminal_output=output,
+            exit_code=exit_code,
+            artifacts=artifacts or [],
+            end_time=utcnow(),
+            duration=duration,
+        )
+        if status == "completed":
+            await self._event(task, "task_completed", task=task.title, output=output, duration=duration)
+        elif status == "failed":
+            await self._event(task, "task_failed", task=task.title, error=error, output=output)
+        else:
+            await self._event(task, "task_cancelled", task=task.title)
+
+    async def reconcile(self) -> tuple[int, int]:
+        """At start: tasks left running are failed with the reason; queued ones are scheduled again."""
+        async with writing(self.rt) as session:
+            failed = await session.execute(
+                update(Task)
+                .where(Task.status == "running")
+                .values(status="failed", error=INTERRUPTED, end_time=utcnow())
+            )
+            projects = (
+                await session.execute(
+                    select(Task.project_id, func.count()).where(Task.status == "queued").group_by(Task.project_id)
+                )
+            ).all()
+        for project_id, _count in projects:
+            await self.wake(project_id)
+        return failed.rowcount, sum(count for _, count in projects)  # type: ignore[attr-defined]
+
+    async def shutdown(self) -> None:
+        self._stopping = True
+        for waker in list(self._wakers):
+            waker.cancel()
+        runners = list(self._running.values())
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, *self._wakers, return_exceptions=True)
+
+
+def _failure(program: str, exit_code: int, timed_out: bool, timeout: int, buffer: OutputBuffer) -> str:
+    if timed_out:
+        return f"The task timed out after {timeout} s and was killed"
+    if exit_code == NOT_FOUND_EXIT_CODE:
+        return f"{program}: command not found in the sandbox"
+    if exit_code == KILLED_EXIT_CODE:
+        return "The task's process was killed"
+    tail = buffer.stderr_tail.strip()
+    return f"The command exited with code {exit_code}" + (f": {tail}" if tail else "")

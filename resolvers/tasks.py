@@ -1,0 +1,209 @@
+"""Tasks (operations 38, 40-44): queue an ad-hoc task, read, list, cancel, and the project's limit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from resolvers import events
+from resolvers.access import visible_project, visible_task
+from resolvers.errors import DomainError, invalid
+from resolvers.events import StoredEvent
+from resolvers.runtime import Caller, Runtime
+from resolvers.task_runner import TASK_TYPES
+from resolvers.tx import writing
+from resolvers.validation import UNSET, one_of, optional_object, optional_text, required_text
+from store.models import Project, Sandbox, Task
+
+TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
+FINISHED = ("completed", "failed", "cancelled")
+KINDS = ("workflow", "adhoc")
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+MAX_TASK_LIMIT = 64
+MAX_PROMPT = 100_000
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    project_id: str
+    sandbox_id: str | None
+    pending: int
+    running: int
+
+
+def _default_type(project: Project) -> str:
+    """The type of the project's first configured AI window, else qwen."""
+    windows = (project.ai_config or {}).get("aiWindows") or []
+    first = windows[0].get("type") if windows and isinstance(windows[0], dict) else None
+    return first if first in TASK_TYPES else "qwen"
+
+
+def _memory_ids(value: Any) -> list[str] | None:
+    if value is None or value is UNSET:
+        return None
+    if not isinstance(value, list) or len(value) > 100 or not all(isinstance(i, str) and i for i in value):
+        raise invalid("contextMemoryIds", "must be a list of at most 100 ids")
+    return value
+
+
+async def _project_sandbox(rt: Runtime, caller: Caller, project_id: str) -> tuple[Project, Sandbox | None]:
+    async with rt.db.read() as session:
+        project, *_ = await visible_project(session, caller, project_id)
+        record = await session.scalar(select(Sandbox).where(Sandbox.project_id == project_id))
+    return project, record
+
+
+async def execute_adhoc_task(
+    rt: Runtime,
+    caller: Caller,
+    project_id: str,
+    *,
+    title: object,
+    prompt: object,
+    description: object = None,
+    parameters: object = None,
+    task_type: object = None,
+    context_memory_ids: object = None,
+) -> Task:
+    """Validate, queue and announce an ad-hoc task; the scheduler starts it when the project has room."""
+    checked_title = required_text("title", title, 200)
+    checked_prompt = required_text("prompt", prompt, MAX_PROMPT)
+    checked_description = optional_text("description", description, 4096)
+    checked_parameters = optional_object("parameters", parameters)
+    memory_ids = _memory_ids(context_memory_ids)
+    project, record = await _project_sandbox(rt, caller, project_id)
+    kind = _default_type(project) if task_type in (None, UNSET, "") else one_of("taskType", task_type, TASK_TYPES)
+    if record is None:
+        raise DomainError(
+            "CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox to run tasks in", {"projectId": project_id}
+        )
+    task = Task(
+        project_id=project_id,
+        sandbox_id=record.id,
+        step_id="adhoc",
+        title=checked_title,
+        description=checked_description,
+        prompt=checked_prompt,
+        parameters=checked_parameters,
+        task_type=kind,
+        is_adhoc=True,
+        status="queued",
+        context_memory_ids=memory_ids,
+        user_id=caller.user_id,
+    )
+    async with writing(rt) as session:
+        session.add(task)
+    await events.record(
+        rt, project_id, "task", task.id, "task_queued", taskId=task.id, task=task.title, input={"prompt": task.prompt}
+    )
+    await rt.tasks.wake(project_id)
+    return task
+
+
+async def get_task(rt: Runtime, caller: Caller, project_id: str | None, task_id: str) -> Task:
+    async with rt.db.read() as session:
+        return await visible_task(session, caller, project_id, task_id)
+
+
+def _page(field: str, value: object, default: int, cap: int | None) -> int:
+    if value is None or value is UNSET or value == "":
+        return default
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise invalid(field, "must be a non-negative whole number")
+    return min(value, cap) if cap is not None else value
+
+
+async def list_tasks(
+    rt: Runtime,
+    caller: Caller,
+    project_id: str,
+    *,
+    statuses: Sequence[str] = (),
+    kind: object = None,
+    search: object = None,
+    limit: object = None,
+    offset: object = None,
+) -> tuple[Sequence[Task], int]:
+    """A page of the project's tasks, newest first, and how many match in all."""
+    for status in statuses:
+        if status not in TASK_STATUSES:
+            raise invalid("status", f"must be one of {', '.join(TASK_STATUSES)}", "INVALID_VALUE")
+    chosen_kind = None if kind in (None, UNSET, "") else one_of("type", kind, KINDS)
+    text = optional_text("search", search, 200)
+    page, skip = _page("limit", limit, DEFAULT_PAGE, MAX_PAGE), _page("offset", offset, 0, None)
+    conditions = [Task.project_id == project_id]
+    if statuses:
+        conditions.append(Task.status.in_(statuses))
+    if chosen_kind is not None:
+        conditions.append(Task.is_adhoc.is_(chosen_kind == "adhoc"))
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(Task.title.ilike(pattern, escape="\\"), Task.prompt.ilike(pattern, escape="\\")))
+    async with rt.db.read() as session:
+        await visible_project(session, caller, project_id)
+        total = await session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
+        found = (
+            await session.scalars(
+                select(Task).where(*conditions).order_by(Task.created_at.desc(), Task.id).limit(page).offset(skip)
+            )
+        ).all()
+    return found, total
+
+
+async def set_task_limit(rt: Runtime, caller: Caller, project_id: str, limit: object) -> tuple[int, str | None]:
+    """Set how many of the project's tasks may run at once; returns it with the sandbox it applies to."""
+    if isinstance(limit, str) and limit.strip().isdigit():
+        limit = int(limit)
+    if limit is None or limit is UNSET:
+        raise invalid("limit", "is required", "MISSING_REQUIRED_FIELD")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_TASK_LIMIT:
+        raise invalid("limit", f"must be a whole number from 1 to {MAX_TASK_LIMIT}")
+    _, record = await _project_sandbox(rt, caller, project_id)
+    async with writing(rt) as session:
+        project = await session.get(Project, project_id)
+        if project is not None:
+            project.task_limit = limit
+    await rt.tasks.wake(project_id)
+    return limit, record.id if record else None
+
+
+async def queue_status(rt: Runtime, caller: Caller, project_id: str) -> QueueStatus:
+    _, record = await _project_sandbox(rt, caller, project_id)
+    async with rt.db.read() as session:
+        counts = dict(
+            (
+                await session.execute(
+                    select(Task.status, func.count())
+                    .where(Task.project_id == project_id, Task.status.in_(("pending", "queued", "running")))
+                    .group_by(Task.status)
+                )
+            ).all()
+        )
+    pending = counts.get("pending", 0) + counts.get("queued", 0)
+    return QueueStatus(project_id, record.id if record else None, pending, counts.get("running", 0))
+
+
+async def cancel_task(rt: Runtime, caller: Caller, project_id: str | None, task_id: str) -> Task:
+    task = await get_task(rt, caller, project_id, task_id)
+    if task.status in FINISHED:
+        raise DomainError(
+            "INVALID_STATUS", f"Task {task_id} has already {task.status}", {"status": task.status, "taskId": task_id}
+        )
+    await rt.tasks.cancel(task)
+    return await get_task(rt, caller, task.project_id, task_id)
+
+
+async def follow_task(
+    rt: Runtime, caller: Caller, task_id: str, after: object = None
+) -> AsyncGenerator[StoredEvent, None]:
+    """The task's events (404 for a task the caller may not see): those after `after` first, then live ones."""
+    task = await get_task(rt, caller, None, task_id)
+    return await events.follow_project(
+        rt, caller, task.project_id, after, lambda e: e.subject_type == "task" and e.subject_id == task_id
+    )
