@@ -121,6 +121,7 @@ class TaskScheduler:
             if task is None:
                 return
             await self._event(task, "task_started", task=task.title)
+            await self._step_progress(task, "running", 0)
             if record is None:
                 raise DomainError("CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox")
             await self._ensure_running(record)
@@ -180,6 +181,13 @@ class TaskScheduler:
     async def _event(self, subject: Task, type: str, **fields: Any) -> None:
         await events.record(self.rt, subject.project_id, "task", subject.id, type, taskId=subject.id, **fields)
 
+    async def _step_progress(self, task: Task, status: str, progress: int) -> None:
+        """For a workflow-step task: its step's state, in the SDK's words (`running`, not `in-progress`)."""
+        if not task.is_adhoc:
+            await self._event(
+                task, "step_progress", stepId=task.step_id, step=task.title, status=status, progress=progress
+            )
+
     async def _finish(
         self,
         task: Task | None,
@@ -207,6 +215,7 @@ class TaskScheduler:
             end_time=utcnow(),
             duration=duration,
         )
+        await self._step_progress(task, "completed" if status == "completed" else "failed", 100)
         if status == "completed":
             await self._event(task, "task_completed", task=task.title, output=output, duration=duration)
         elif status == "failed":

@@ -12,6 +12,7 @@ from resolvers import events
 from resolvers.access import visible_project, visible_task
 from resolvers.errors import DomainError, invalid
 from resolvers.events import StoredEvent
+from resolvers.lifecycle import STEPS, LifecycleStep, step_prompt
 from resolvers.runtime import Caller, Runtime
 from resolvers.task_runner import TASK_TYPES
 from resolvers.tx import writing
@@ -25,6 +26,8 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 50
 MAX_TASK_LIMIT = 64
 MAX_PROMPT = 100_000
+STEP_TASK_TYPE = "qwen"
+"""Workflow steps run as Qwen Code tasks, as the console labels them."""
 
 
 @dataclass(frozen=True)
@@ -70,31 +73,73 @@ async def execute_adhoc_task(
     context_memory_ids: object = None,
 ) -> Task:
     """Validate, queue and announce an ad-hoc task; the scheduler starts it when the project has room."""
-    checked_title = required_text("title", title, 200)
-    checked_prompt = required_text("prompt", prompt, MAX_PROMPT)
-    checked_description = optional_text("description", description, 4096)
-    checked_parameters = optional_object("parameters", parameters)
-    memory_ids = _memory_ids(context_memory_ids)
-    project, record = await _project_sandbox(rt, caller, project_id)
+    task = Task(
+        step_id="adhoc",
+        title=required_text("title", title, 200),
+        description=optional_text("description", description, 4096),
+        prompt=required_text("prompt", prompt, MAX_PROMPT),
+        parameters=optional_object("parameters", parameters),
+        is_adhoc=True,
+        context_memory_ids=_memory_ids(context_memory_ids),
+    )
+    project, _ = await _project_sandbox(rt, caller, project_id)
     kind = _default_type(project) if task_type in (None, UNSET, "") else one_of("taskType", task_type, TASK_TYPES)
+    return await _queue(rt, caller, project_id, task, kind)
+
+
+def _lifecycle_step(step_id: object, field: str) -> LifecycleStep:
+    checked = required_text(field, step_id, 100)
+    step = STEPS.get(checked)
+    if step is None:
+        raise invalid(field, f"{checked!r} is not a step of the project's workflow", "INVALID_VALUE")
+    return step
+
+
+async def execute_step_task(
+    rt: Runtime, caller: Caller, project_id: str, *, step_id: object, prompt: object, parameters: object = None
+) -> Task:
+    """A task for a workflow step with the caller's own prompt (operation 39); it runs with the step's CLI, qwen."""
+    step = _lifecycle_step(step_id, "stepId")
+    task = Task(
+        step_id=step.id,
+        title=step.title,
+        prompt=required_text("prompt", prompt, MAX_PROMPT),
+        parameters=optional_object("parameters", parameters),
+        is_adhoc=False,
+    )
+    return await _queue(rt, caller, project_id, task, STEP_TASK_TYPE)
+
+
+async def execute_workflow_step(
+    rt: Runtime,
+    caller: Caller,
+    project_id: str,
+    step_id: str,
+    *,
+    additional_input: object = None,
+    parameters: object = None,
+) -> Task:
+    """Run a workflow step as a task (operation 45): the step's prompt, then the caller's additional input."""
+    step = _lifecycle_step(step_id, "stepId")
+    task = Task(
+        step_id=step.id,
+        title=step.title,
+        prompt=step_prompt(step, optional_text("additionalInput", additional_input, MAX_PROMPT)),
+        parameters=optional_object("parameters", parameters),
+        is_adhoc=False,
+    )
+    return await _queue(rt, caller, project_id, task, STEP_TASK_TYPE)
+
+
+async def _queue(rt: Runtime, caller: Caller, project_id: str, task: Task, kind: str) -> Task:
+    """Queue a validated task in the project's sandbox and announce it; 404 when the project has no sandbox."""
+    _, record = await _project_sandbox(rt, caller, project_id)
     if record is None:
         raise DomainError(
             "CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox to run tasks in", {"projectId": project_id}
         )
-    task = Task(
-        project_id=project_id,
-        sandbox_id=record.id,
-        step_id="adhoc",
-        title=checked_title,
-        description=checked_description,
-        prompt=checked_prompt,
-        parameters=checked_parameters,
-        task_type=kind,
-        is_adhoc=True,
-        status="queued",
-        context_memory_ids=memory_ids,
-        user_id=caller.user_id,
-    )
+    task.project_id, task.sandbox_id, task.task_type = project_id, record.id, kind
+    task.status, task.user_id = "queued", caller.user_id
     async with writing(rt) as session:
         session.add(task)
     await events.record(

@@ -1,4 +1,4 @@
-"""Tasks (operations 38, 40-44). `/tasks/adhoc` is registered before the `{taskId}` routes."""
+"""Tasks (operations 38-45). `/tasks/adhoc` is registered before the `{taskId}` routes."""
 
 from __future__ import annotations
 
@@ -50,6 +50,34 @@ async def execute_adhoc_task(request: Request, caller: Caller) -> Any:
     return {"taskId": task.id, "message": "Task queued successfully"}
 
 
+@endpoint("POST", "/projects/{projectId}/tasks", status=201)
+async def execute_task(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    task = await tasks.execute_step_task(
+        runtime(request),
+        caller,
+        _project(request),
+        step_id=field(body, "stepId"),
+        prompt=field(body, "prompt"),
+        parameters=field(body, "parameters"),
+    )
+    return {"taskId": task.id, "message": "Task queued successfully"}
+
+
+@endpoint("POST", "/projects/{projectId}/workflow/steps/{stepId}/execute", status=201)
+async def execute_workflow_step(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    task = await tasks.execute_workflow_step(
+        runtime(request),
+        caller,
+        _project(request),
+        request.path_params["stepId"],
+        additional_input=field(body, "additionalInput"),
+        parameters=field(body, "parameters"),
+    )
+    return {"taskId": task.id, "message": "Task queued successfully", "stepId": task.step_id}
+
+
 @endpoint("GET", "/projects/{projectId}/tasks/{taskId}")
 async def get_task(request: Request, caller: Caller) -> Any:
     return task_json(await tasks.get_task(runtime(request), caller, _project(request), request.path_params["taskId"]))
@@ -79,4 +107,13 @@ async def queue_status(request: Request, caller: Caller) -> Any:
     }
 
 
-routes = [list_tasks, execute_adhoc_task, get_task, cancel_task, set_task_limit, queue_status]
+routes = [
+    list_tasks,
+    execute_task,
+    execute_adhoc_task,
+    execute_workflow_step,
+    get_task,
+    cancel_task,
+    set_task_limit,
+    queue_status,
+]

@@ -276,6 +276,34 @@ class Mutation:
         )
         return Task.of(task)
 
+    @strawberry.mutation(description="Queue a task for a workflow step with your own prompt.")
+    async def execute_task(
+        self, info: GraphInfo, project_id: strawberry.ID, step_id: str, prompt: str, parameters: JSON | None = None
+    ) -> Task:
+        task = await tasks.execute_step_task(
+            info.context.rt, info.context.caller, project_id, step_id=step_id, prompt=prompt, parameters=parameters
+        )
+        return Task.of(task)
+
+    @strawberry.mutation(description="Run a workflow step as a task: the step's prompt plus your additional input.")
+    async def execute_workflow_step(
+        self,
+        info: GraphInfo,
+        project_id: strawberry.ID,
+        step_id: str,
+        additional_input: str | None = None,
+        parameters: JSON | None = None,
+    ) -> Task:
+        task = await tasks.execute_workflow_step(
+            info.context.rt,
+            info.context.caller,
+            project_id,
+            step_id,
+            additional_input=additional_input,
+            parameters=parameters,
+        )
+        return Task.of(task)
+
     @strawberry.mutation(description="Cancel a queued task (it never starts) or a running one (it is killed).")
     async def cancel_task(self, info: GraphInfo, id: strawberry.ID) -> Task:
         return Task.of(await tasks.cancel_task(info.context.rt, info.context.caller, None, id))

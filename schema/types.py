@@ -16,7 +16,7 @@ from schema.sandbox_types import Sandbox
 from store import models
 
 if TYPE_CHECKING:
-    from schema.task_types import QueueStatus, TaskPage
+    from schema.task_types import QueueStatus, TaskConnection
 
 
 @strawberry.type
@@ -168,18 +168,19 @@ class Project:
         workspace = await info.context.loaders.workspace.load(self.workspace_id)
         return Organization.of(await info.context.loaders.organization.load(workspace.organization_id))
 
-    @strawberry.field(description="The project's tasks, newest first, filtered and paged (limit capped at 100).")
+    @strawberry.field(description="The project's tasks, newest first: a cursor connection (`first` capped at 100).")
     async def tasks(
         self,
         info: Info[Context, None],
+        first: int = 50,
+        after: str | None = None,
         status: list[str] | None = None,
         type: str | None = None,
         search: str | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-    ) -> Annotated[TaskPage, strawberry.lazy("schema.task_types")]:
-        from schema.task_types import Task, TaskPage
+    ) -> Annotated[TaskConnection, strawberry.lazy("schema.task_types")]:
+        from schema.task_types import decode_cursor, task_connection
 
+        start = decode_cursor(after)
         found, total = await tasks.list_tasks(
             info.context.rt,
             info.context.caller,
@@ -187,10 +188,10 @@ class Project:
             statuses=status or [],
             kind=type,
             search=search,
-            limit=limit,
-            offset=offset,
+            limit=first,
+            offset=start,
         )
-        return TaskPage(tasks=[Task.of(task) for task in found], total=total)
+        return task_connection(found, total, start)
 
     @strawberry.field(description="How many of the project's tasks wait and run.")
     async def queue_status(

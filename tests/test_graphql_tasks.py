@@ -74,10 +74,15 @@ def test_a_task_from_mutation_to_its_last_event(
     listed = run(
         sandbox_owner,
         "query($p: ID!) { project(id: $p) { taskLimit queueStatus { pending running sandboxId }"
-        ' tasks(status: ["completed"], type: "adhoc") { total tasks { id } } } }',
+        ' tasks(status: ["completed"], type: "adhoc") { totalCount edges { node { id } } pageInfo { hasNextPage } } } }',
         p=project.id,
     )["project"]
-    assert listed["taskLimit"] == 1 and listed["tasks"] == {"total": 1, "tasks": [{"id": started["id"]}]}
+    assert listed["taskLimit"] == 1
+    assert listed["tasks"] == {
+        "totalCount": 1,
+        "edges": [{"node": {"id": started["id"]}}],
+        "pageInfo": {"hasNextPage": False},
+    }
     assert listed["queueStatus"] == {"pending": 0, "running": 0, "sandboxId": project.sandbox["id"]}
     assert run(sandbox_owner, 'query($p: ID!) { tasks(projectId: $p, search: "echo one") { total } }', p=project.id)[
         "tasks"
@@ -106,13 +111,42 @@ def test_limit_cancel_and_refusals(
     task_id = submit(sandbox_owner, project.id, "sleep 30")
     wait_for_task(sandbox_owner, project.id, task_id, ("running",))
     other = make_sandbox_user()
-    assert error_code(other, "query($id: ID!) { task(id: $id) { id } }", id=task_id) == "NOT_FOUND"
-    assert error_code(other, "mutation($id: ID!) { cancelTask(id: $id) { id } }", id=task_id) == "NOT_FOUND"
+    assert error_code(other, "query($id: ID!) { task(id: $id) { id } }", id=task_id) == "TASK_NOT_FOUND"
+    assert error_code(other, "mutation($id: ID!) { cancelTask(id: $id) { id } }", id=task_id) == "TASK_NOT_FOUND"
+    for mutation in (
+        'mutation($p: ID!) { executeAdhocTask(projectId: $p, title: "t", prompt: "x") { id } }',
+        'mutation($p: ID!) { executeTask(projectId: $p, stepId: "design", prompt: "x") { id } }',
+        'mutation($p: ID!) { executeWorkflowStep(projectId: $p, stepId: "design") { id } }',
+        "mutation($p: ID!) { setTaskLimit(projectId: $p, limit: 3) { taskLimit } }",
+    ):
+        assert error_code(other, mutation, p=project.id) == "PROJECT_NOT_FOUND", mutation
     assert error_code(other, "query($p: ID!) { tasks(projectId: $p) { total } }", p=project.id) == "PROJECT_NOT_FOUND"
     with graphql_socket(sandbox_server, other.token) as socket:
         subscribe(socket, "subscription($t: ID!) { taskEvents(taskId: $t) { type } }", t=task_id)
         message = json.loads(socket.recv(timeout=5))
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+    assert errors[0]["extensions"]["code"] == "TASK_NOT_FOUND"
     cancelled = run(sandbox_owner, "mutation($id: ID!) { cancelTask(id: $id) { id status } }", id=task_id)
     assert cancelled["cancelTask"] == {"id": task_id, "status": "cancelled"}
+
+
+def test_project_tasks_page_by_cursor(sandbox_server: LiveServer, sandbox_owner: Api, project: Project) -> None:
+    ids = [submit(sandbox_owner, project.id, f"echo {n}") for n in range(5)]
+    for task_id in ids:
+        wait_for_task(sandbox_owner, project.id, task_id)
+    query = "query($p: ID!, $after: String) { project(id: $p) { tasks(first: 2, after: $after) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }"
+    seen, after = [], None
+    while True:
+        page = run(sandbox_owner, query, p=project.id, after=after)["project"]["tasks"]
+        assert page["totalCount"] == 5 and len(page["edges"]) <= 2
+        seen += [edge["node"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == list(reversed(ids)), "newest first, each task once"
+    bad = sandbox_owner.graphql(query, {"p": project.id, "after": "not-a-cursor"})
+    assert bad["errors"][0]["extensions"] == {
+        "code": "VALIDATION_ERROR",
+        "statusCode": 400,
+        "details": {"field": "after"},
+    }

@@ -147,7 +147,7 @@ def test_cancel_a_queued_task_and_a_running_one(sandbox_owner: Api, project: Pro
     wait_for_task(sandbox_owner, project.id, running, ("running",))
     began = time.monotonic()
     assert sandbox_owner.post(f"/projects/{project.id}/tasks/{running}/cancel").status_code == 200
-    assert time.monotonic() - began < 1.5, "a running task is killed within a second"
+    assert time.monotonic() - began < 1.0, "a running task is killed within a second (seen here: 35-150 ms)"
     task = sandbox_owner.get(f"/projects/{project.id}/tasks/{running}").json()
     assert task["status"] == "cancelled" and task["endTime"]
     again = sandbox_owner.post(f"/projects/{project.id}/tasks/{running}/cancel")
@@ -277,7 +277,8 @@ def test_bad_input_is_refused_and_nothing_is_queued(sandbox_owner: Api, project:
     response = sandbox_owner.post(f"/projects/{bare}/tasks/adhoc", {"title": "t", "prompt": "echo"})
     assert response.status_code == 404 and response.json()["code"] == "CONTAINER_NOT_FOUND"
     assert sandbox_owner.get(f"/projects/{bare}/tasks").json()["total"] == 0
-    assert sandbox_owner.get(f"/projects/{project.id}/tasks/no-such-task").status_code == 404
+    unknown = sandbox_owner.get(f"/projects/{project.id}/tasks/no-such-task")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "TASK_NOT_FOUND"
 
 
 def test_another_user_cannot_touch_the_tasks(
