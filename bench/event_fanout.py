@@ -35,7 +35,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from rest_vs_graphql import (
     free_port,
     login,
     ms,
+    run_bench,
     running,
     seed,
     service_env,
@@ -170,17 +170,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp, ExitStack() as stack:
-        try:
-            report = run(args, Path(tmp), stack)
-        except BenchError as error:
-            print(f"benchmark failed: {error}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted; stopping the server", file=sys.stderr)
-            return 130
-    print_report(report, args)
-    return 0
+    return run_bench(
+        "bench-fanout-", lambda tmp, stack: run(args, tmp, stack), lambda report: print_report(report, args)
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from loadgen import build_request, cpu_seconds, parse_head, percentile_ms
+from loadgen import build_request, cpu_seconds, event_loop_runner, parse_head, percentile_ms
 from rest_vs_graphql import process_cpu_seconds
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -303,13 +303,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        runner = asyncio.run
-    else:
-        runner = uvloop.run
-    print(json.dumps(runner(run(args))))
+    print(json.dumps(event_loop_runner()(run(args))))
 
 
 if __name__ == "__main__":

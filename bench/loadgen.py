@@ -22,7 +22,9 @@ import resource
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 CONNECT_RETRY_DELAY = 0.05
 FINISH_GRACE_SECONDS = 5.0
@@ -176,14 +178,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def event_loop_runner() -> Callable[..., Any]:
+    """uvloop's runner when it is installed (as it is for the server), else asyncio's."""
     try:
         import uvloop
     except ImportError:
-        runner = asyncio.run
-    else:
-        runner = uvloop.run
+        return asyncio.run
+    return uvloop.run
+
+
+def main() -> None:
+    args = parse_args()
+    runner = event_loop_runner()
     cpu_before, wall_before = cpu_seconds(), time.perf_counter()
     stats = runner(generate(args))
     cpu_pct = 100 * (cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)  # warm-up included

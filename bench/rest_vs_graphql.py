@@ -44,12 +44,13 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
+T = TypeVar("T")
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 LOADGEN = BENCH_DIR / "loadgen.py"
@@ -406,19 +407,26 @@ def best_round(results: list[Result]) -> Result:
     return replace(best, errors=dict(errors), round_rps=tuple(result.rps for result in results))
 
 
-def main() -> int:
-    args = parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-rest-graphql-") as tmp, ExitStack() as stack:
+def run_bench(prefix: str, measure: Callable[[Path, ExitStack], T], report: Callable[[T], None]) -> int:
+    """Measure in a temporary folder, stop every subprocess whatever happens, then report; the exit code."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as stack:
         try:
-            results = run(args, Path(tmp), stack)
+            results = measure(Path(tmp), stack)
         except BenchError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("interrupted; stopping the servers", file=sys.stderr)
             return 130
-    print_results(results, args)
+    report(results)
     return 0
+
+
+def main() -> int:
+    args = parse_args()
+    return run_bench(
+        "bench-rest-graphql-", lambda tmp, stack: run(args, tmp, stack), lambda results: print_results(results, args)
+    )
 
 
 if __name__ == "__main__":
