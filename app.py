@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers import users
+from resolvers import users, workflows
 from resolvers.runtime import Runtime
 from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
@@ -148,6 +148,7 @@ def create_app(settings: Settings) -> Starlette:
                     flush=True,
                 )
             await reconcile(rt)
+            await workflows.seed_template(rt)
             pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
             app.state.runtime = rt
             log.info(

@@ -7,7 +7,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from rest_compat import auth_routes, flexy_routes, misc_routes, progress_socket, task_routes, tree_routes
+from rest_compat import (
+    auth_routes,
+    flexy_routes,
+    misc_routes,
+    progress_socket,
+    task_routes,
+    tree_routes,
+    workflow_routes,
+)
 from rest_compat.http import error_body
 
 _CODES = {404: "NOT_FOUND", 405: "VALIDATION_ERROR"}
@@ -31,6 +39,7 @@ def build_api() -> Starlette:
             *misc_routes.routes,
             *flexy_routes.routes,
             *task_routes.routes,
+            *workflow_routes.routes,
             progress_socket.route,
         ],
         exception_handlers={HTTPException: _http_error},

@@ -9,7 +9,17 @@ from resolvers.events import StoredEvent
 from resolvers.sandboxes import ImageView, SandboxView
 from resolvers.settings import preferences_of
 from resolvers.workflow_state import state_of
-from store.models import Organization, Project, SandboxOperation, Task, User, UserSettings, Workspace
+from store.models import (
+    Organization,
+    Project,
+    SandboxOperation,
+    Task,
+    User,
+    UserSettings,
+    Workflow,
+    WorkflowVersion,
+    Workspace,
+)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -178,4 +188,38 @@ def task_json(task: Task) -> dict[str, Any]:
         "contextMemoryIds": task.context_memory_ids or [],
         "taskType": task.task_type,
         "createdAt": iso(task.created_at),
+    }
+
+
+def workflow_json(workflow: Workflow) -> dict[str, Any]:
+    return {
+        "id": workflow.id,
+        "name": workflow.name,
+        "description": workflow.description,
+        "definition": workflow.definition,
+        "status": workflow.status,
+        "version": workflow.version,
+        "currentVersion": workflow.version,
+        "isTemplate": workflow.is_template,
+        "createdAt": iso(workflow.created_at),
+        "updatedAt": iso(workflow.updated_at),
+        "changeDescription": workflow.change_description,
+        "organizationId": workflow.organization_id,
+    }
+
+
+def workflow_version_json(version: WorkflowVersion) -> dict[str, Any]:
+    """A snapshot in the union of the console's WorkflowVersion and the spec's WorkflowResponse."""
+    return {
+        "id": version.id,
+        "workflowId": version.workflow_id,
+        "name": version.name,
+        "description": version.description,
+        "definition": version.definition,
+        "status": "published",
+        "version": version.version,
+        "currentVersion": version.version,
+        "createdAt": iso(version.created_at),
+        "updatedAt": iso(version.created_at),
+        "changeDescription": version.change_description,
     }

@@ -236,3 +236,40 @@ class Task(Base):
         Index("ix_tasks_project_created", "project_id", "created_at"),
         Index("ix_tasks_status", "status"),
     )
+
+
+class Workflow(Timestamped, Base):
+    """A workflow's working copy. Published versions are kept as immutable `WorkflowVersion` snapshots.
+
+    Templates belong to no organization and are visible to everyone; other workflows belong to an
+    organization, or, for a caller without one, to their creator alone."""
+
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(4096), default=None)
+    definition: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    is_template: Mapped[bool] = mapped_column(Boolean, default=False)
+    change_description: Mapped[str | None] = mapped_column(String(4096), default=None)
+
+
+class WorkflowVersion(Base):
+    """An immutable snapshot of a published workflow."""
+
+    __tablename__ = "workflow_versions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(4096), default=None)
+    definition: Mapped[dict[str, Any]]
+    change_description: Mapped[str | None] = mapped_column(String(4096), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("workflow_id", "version", name="uq_workflow_versions_version"),)

@@ -1,0 +1,65 @@
+"""Checks on a workflow definition: phases with steps, and transitions between phases.
+
+Each error names the offending path, e.g. `definition.phases[1].steps[0].type`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resolvers.errors import invalid
+
+STEP_TYPES = ("process", "milestone", "decision", "documentation")
+TRANSITION_TYPES = ("forward", "feedback", "loop")
+
+
+def _items(path: str, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid(path, "must be a list")
+    return value
+
+
+def _object(path: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid(path, "must be an object")
+    return value
+
+
+def _identifier(path: str, value: Any, seen: set[str]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(path, "must be a non-empty string")
+    if value in seen:
+        raise invalid(path, f"duplicate id {value!r}")
+    seen.add(value)
+    return value
+
+
+def _check_steps(path: str, steps: list[Any], step_ids: set[str]) -> None:
+    for index, raw in enumerate(steps):
+        step_path = f"{path}[{index}]"
+        step = _object(step_path, raw)
+        _identifier(f"{step_path}.id", step.get("id"), step_ids)
+        if "type" in step and step["type"] not in STEP_TYPES:
+            raise invalid(f"{step_path}.type", f"must be one of {', '.join(STEP_TYPES)}", "INVALID_VALUE")
+
+
+def validate_definition(value: Any) -> dict[str, Any]:
+    """The definition as sent, once it is consistent; `{}` is a valid, empty definition."""
+    definition = _object("definition", value)
+    phase_ids: set[str] = set()
+    step_ids: set[str] = set()
+    for index, raw in enumerate(_items("definition.phases", definition.get("phases"))):
+        phase_path = f"definition.phases[{index}]"
+        phase = _object(phase_path, raw)
+        _identifier(f"{phase_path}.id", phase.get("id"), phase_ids)
+        _check_steps(f"{phase_path}.steps", _items(f"{phase_path}.steps", phase.get("steps")), step_ids)
+    for index, raw in enumerate(_items("definition.transitions", definition.get("transitions"))):
+        path = f"definition.transitions[{index}]"
+        transition = _object(path, raw)
+        for end in ("from", "to"):
+            if transition.get(end) not in phase_ids:
+                raise invalid(f"{path}.{end}", f"names no phase: {transition.get(end)!r}")
+        if "type" in transition and transition["type"] not in TRANSITION_TYPES:
+            raise invalid(f"{path}.type", f"must be one of {', '.join(TRANSITION_TYPES)}", "INVALID_VALUE")
+    return definition

@@ -1,0 +1,267 @@
+"""Workflow definitions (operations 22-30) over REST, on SQLite and PostgreSQL (the shared `server`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from resolvers.lifecycle import STEPS
+from resolvers.workflows import TEMPLATE_ID
+from tests.conftest import Api, make_tree, unique
+
+WORKFLOW_KEYS = {
+    "id", "name", "description", "definition", "status", "version", "currentVersion", "isTemplate", "createdAt",
+    "updatedAt", "changeDescription", "organizationId",
+}  # fmt: skip
+VERSION_KEYS = {
+    "id", "workflowId", "name", "description", "definition", "status", "version", "currentVersion", "createdAt",
+    "updatedAt", "changeDescription",
+}  # fmt: skip
+
+
+def definition(*step_types: str) -> dict[str, Any]:
+    return {
+        "phases": [
+            {"id": "plan", "title": "Plan", "steps": [{"id": "spec", "title": "Spec", "type": "process"}]},
+            {
+                "id": "build",
+                "steps": [{"id": f"s{index}", "type": kind} for index, kind in enumerate(step_types or ("milestone",))],
+            },
+        ],
+        "transitions": [{"from": "plan", "to": "build", "type": "forward"}],
+    }
+
+
+def create(api: Api, **body: Any) -> dict[str, Any]:
+    return api.create("/workflows", {"name": unique("Flow"), "description": "d", "definition": definition(), **body})
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+def test_create_get_list_as_draft(alice: Api) -> None:
+    org = make_tree(alice).org
+    created = create(alice, status="published")
+    assert set(created) == WORKFLOW_KEYS
+    assert created["status"] == "draft"
+    assert (created["version"], created["currentVersion"], created["isTemplate"]) == (1, 1, False)
+    assert created["organizationId"] == org["id"]
+    assert created["definition"] == definition()
+    fetched = alice.get(f"/workflows/{created['id']}")
+    assert fetched.status_code == 200 and fetched.json() == created
+    listed = alice.get("/workflows").json()
+    assert created["id"] in [w["id"] for w in listed]
+    drafts = alice.get("/workflows", params={"status": "draft"}).json()
+    assert created["id"] in [w["id"] for w in drafts] and all(w["status"] == "draft" for w in drafts)
+    published = alice.get("/workflows", params={"status": "published"}).json()
+    assert created["id"] not in [w["id"] for w in published]
+    assert_error(alice.get("/workflows", params={"status": "bogus"}), 400, "INVALID_VALUE")
+
+
+def test_empty_definition_and_caller_without_organization(make_user: Any) -> None:
+    loner, other = make_user(), make_user()
+    created = loner.create("/workflows", {"name": "empty", "description": "", "definition": {}})
+    assert created["definition"] == {} and created["organizationId"] is None
+    assert loner.get(f"/workflows/{created['id']}").status_code == 200
+    assert_error(other.get(f"/workflows/{created['id']}"), 404, "WORKFLOW_NOT_FOUND")
+
+
+def test_draft_update_in_place(alice: Api) -> None:
+    created = create(alice)
+    response = alice.put(f"/workflows/{created['id']}", {"name": "renamed", "definition": definition("decision")})
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert set(updated) == WORKFLOW_KEYS
+    assert (updated["name"], updated["version"], updated["status"]) == ("renamed", 1, "draft")
+    assert updated["definition"] == definition("decision")
+    assert alice.get(f"/workflows/{created['id']}/versions").json() == []
+
+
+def test_published_update_stores_versions(alice: Api) -> None:
+    created = create(alice)
+    published = alice.patch(f"/workflows/{created['id']}/status", {"status": "published"})
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    response = alice.put(
+        f"/workflows/{created['id']}", {"definition": definition("documentation"), "changeDescription": "docs step"}
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert (updated["version"], updated["currentVersion"], updated["changeDescription"]) == (2, 2, "docs step")
+    assert alice.get(f"/workflows/{created['id']}").json()["definition"] == definition("documentation")
+    versions = alice.get(f"/workflows/{created['id']}/versions").json()
+    assert [v["version"] for v in versions] == [2, 1]
+    assert all(set(v) == VERSION_KEYS and v["workflowId"] == created["id"] for v in versions)
+    assert versions[0]["changeDescription"] == "docs step"
+    first = alice.get(f"/workflows/versions/{versions[1]['id']}")
+    assert first.status_code == 200 and first.json()["definition"] == definition()
+    # Publishing again changes nothing: the working copy is already snapshotted.
+    alice.patch(f"/workflows/{created['id']}/status", {"status": "published"})
+    assert len(alice.get(f"/workflows/{created['id']}/versions").json()) == 2
+
+
+def test_republished_draft_edit_gets_a_new_version(alice: Api) -> None:
+    created = create(alice)
+    alice.patch(f"/workflows/{created['id']}/status", {"status": "published"})
+    alice.patch(f"/workflows/{created['id']}/status", {"status": "draft"})
+    alice.put(f"/workflows/{created['id']}", {"definition": definition("decision")})
+    republished = alice.patch(f"/workflows/{created['id']}/status", {"status": "published"}).json()
+    assert republished["version"] == 2
+    versions = alice.get(f"/workflows/{created['id']}/versions").json()
+    assert [(v["version"], v["definition"]) for v in versions] == [(2, definition("decision")), (1, definition())]
+
+
+def test_status_changes_and_archive(alice: Api) -> None:
+    created = create(alice)
+    for status in ("published", "archived", "draft"):
+        response = alice.patch(f"/workflows/{created['id']}/status", {"status": status})
+        assert response.status_code == 200 and response.json()["status"] == status
+    assert_error(alice.patch(f"/workflows/{created['id']}/status", {"status": "gone"}), 400, "INVALID_VALUE")
+    assert_error(alice.patch(f"/workflows/{created['id']}/status", {}), 400, "MISSING_REQUIRED_FIELD")
+
+
+def test_clone(alice: Api) -> None:
+    created = create(alice)
+    alice.patch(f"/workflows/{created['id']}/status", {"status": "published"})
+    alice.put(f"/workflows/{created['id']}", {"definition": definition("decision")})
+    clone = alice.post(f"/workflows/{created['id']}/clone", {"name": "mine", "description": "copy"})
+    assert clone.status_code == 201, clone.text
+    copy = clone.json()
+    assert set(copy) == WORKFLOW_KEYS and copy["id"] != created["id"]
+    assert (copy["name"], copy["description"], copy["status"], copy["version"]) == ("mine", "copy", "draft", 1)
+    assert copy["isTemplate"] is False and copy["definition"] == definition("decision")
+    assert alice.get(f"/workflows/{copy['id']}/versions").json() == []
+
+
+def test_delete(alice: Api) -> None:
+    created = create(alice)
+    alice.patch(f"/workflows/{created['id']}/status", {"status": "published"})
+    response = alice.delete(f"/workflows/{created['id']}")
+    assert response.status_code == 204 and not response.content
+    assert_error(alice.get(f"/workflows/{created['id']}"), 404, "WORKFLOW_NOT_FOUND")
+    assert_error(alice.delete(f"/workflows/{created['id']}"), 404, "WORKFLOW_NOT_FOUND")
+
+
+def test_delete_refused_while_a_project_uses_it(alice: Api) -> None:
+    tree = make_tree(alice)
+    created = create(alice)
+    bound = alice.put(f"/projects/{tree.project['id']}", {"workflowId": created["id"]})
+    assert bound.status_code == 200, bound.text
+    assert_error(alice.delete(f"/workflows/{created['id']}"), 409, "WORKFLOW_IN_USE")
+    assert alice.get(f"/workflows/{created['id']}").status_code == 200
+    alice.put(f"/projects/{tree.project['id']}", {"workflowId": None})
+    assert alice.delete(f"/workflows/{created['id']}").status_code == 204
+
+
+def test_template_is_seeded_and_protected(make_user: Any) -> None:
+    newcomer = make_user()
+    templates = [w for w in newcomer.get("/workflows").json() if w["isTemplate"]]
+    assert [t["id"] for t in templates] == [TEMPLATE_ID]
+    template = templates[0]
+    assert (template["status"], template["organizationId"]) == ("published", None)
+    phases = template["definition"]["phases"]
+    assert [p["id"] for p in phases] == ["rapid-prototyping", "automated-qa", "continuous-optimization"]
+    assert [s["id"] for p in phases for s in p["steps"]] == list(STEPS)
+    assert TEMPLATE_ID in [w["id"] for w in newcomer.get("/workflows", params={"status": "published"}).json()]
+    assert len(newcomer.get(f"/workflows/{TEMPLATE_ID}/versions").json()) == 1
+    assert newcomer.put(f"/workflows/{TEMPLATE_ID}", {"name": "mine"}).status_code == 403
+    assert newcomer.patch(f"/workflows/{TEMPLATE_ID}/status", {"status": "archived"}).status_code == 403
+    assert newcomer.delete(f"/workflows/{TEMPLATE_ID}").status_code == 403
+    assert newcomer.get(f"/workflows/{TEMPLATE_ID}").json() == template
+    copy = newcomer.create(f"/workflows/{TEMPLATE_ID}/clone", {"name": "my lifecycle"})
+    assert (copy["isTemplate"], copy["status"], copy["version"]) == (False, "draft", 1)
+    assert copy["definition"] == template["definition"]
+
+
+BAD_DEFINITIONS = [
+    (
+        {"phases": [{"id": "a", "steps": []}, {"id": "a", "steps": []}], "transitions": []},
+        "definition.phases[1].id",
+    ),
+    (
+        {"phases": [{"id": "a", "steps": [{"id": "x"}]}, {"id": "b", "steps": [{"id": "x"}]}], "transitions": []},
+        "definition.phases[1].steps[0].id",
+    ),
+    (
+        {"phases": [{"id": "a", "steps": []}], "transitions": [{"from": "a", "to": "z", "type": "forward"}]},
+        "definition.transitions[0].to",
+    ),
+    (
+        {"phases": [{"id": "a", "steps": []}, {"id": "b", "steps": [{"id": "x", "type": "magic"}]}]},
+        "definition.phases[1].steps[0].type",
+    ),
+    (
+        {"phases": [{"id": "a", "steps": []}], "transitions": [{"from": "a", "to": "a", "type": "sideways"}]},
+        "definition.transitions[0].type",
+    ),
+    ({"phases": [{"title": "no id"}]}, "definition.phases[0].id"),
+    ({"phases": "none"}, "definition.phases"),
+    ([], "definition"),
+]
+
+
+@pytest.mark.parametrize(("bad", "path"), BAD_DEFINITIONS)
+def test_bad_definitions_are_refused(module_user: Api, bad: Any, path: str) -> None:
+    before = module_user.get("/workflows").json()
+    refused = module_user.post("/workflows", {"name": "bad", "definition": bad})
+    assert refused.status_code == 400, refused.text
+    assert path in refused.json()["error"]
+    assert module_user.get("/workflows").json() == before
+    existing = create(module_user)
+    refused = module_user.put(f"/workflows/{existing['id']}", {"definition": bad})
+    assert refused.status_code == 400 and path in refused.json()["error"]
+    assert module_user.get(f"/workflows/{existing['id']}").json() == existing
+
+
+def test_empty_name_is_refused(alice: Api) -> None:
+    assert alice.post("/workflows", {"name": "", "definition": {}}).status_code == 400
+    assert_error(alice.post("/workflows", {"definition": {}}), 400, "MISSING_REQUIRED_FIELD")
+    created = create(alice)
+    refused = alice.put(f"/workflows/{created['id']}", {"name": "  "})
+    assert refused.status_code == 400 and "name" in refused.json()["error"]
+    assert alice.get(f"/workflows/{created['id']}").json() == created
+
+
+def test_unknown_ids(alice: Api) -> None:
+    missing = "00000000-0000-0000-0000-000000000000"
+    for response in (
+        alice.get(f"/workflows/{missing}"),
+        alice.put(f"/workflows/{missing}", {"name": "x"}),
+        alice.delete(f"/workflows/{missing}"),
+        alice.patch(f"/workflows/{missing}/status", {"status": "published"}),
+        alice.post(f"/workflows/{missing}/clone", {"name": "x"}),
+        alice.get(f"/workflows/{missing}/versions"),
+        alice.get(f"/workflows/versions/{missing}"),
+    ):
+        assert_error(response, 404, "WORKFLOW_NOT_FOUND")
+
+
+def test_another_user_cannot_touch_it(alice: Api, bob: Api) -> None:
+    make_tree(alice)
+    created = create(alice)
+    alice.patch(f"/workflows/{created['id']}/status", {"status": "published"})
+    version_id = alice.get(f"/workflows/{created['id']}/versions").json()[0]["id"]
+    assert created["id"] not in [w["id"] for w in bob.get("/workflows").json()]
+    assert TEMPLATE_ID in [w["id"] for w in bob.get("/workflows").json()]
+    for response in (
+        bob.get(f"/workflows/{created['id']}"),
+        bob.put(f"/workflows/{created['id']}", {"name": "x"}),
+        bob.delete(f"/workflows/{created['id']}"),
+        bob.patch(f"/workflows/{created['id']}/status", {"status": "archived"}),
+        bob.post(f"/workflows/{created['id']}/clone", {"name": "x"}),
+        bob.get(f"/workflows/{created['id']}/versions"),
+        bob.get(f"/workflows/versions/{version_id}"),
+    ):
+        assert_error(response, 404, "WORKFLOW_NOT_FOUND")
+    assert alice.get(f"/workflows/{created['id']}").json()["status"] == "published"
+
+
+def test_organization_is_chosen_among_the_callers(alice: Api, bob: Api) -> None:
+    org = make_tree(alice).org
+    created = create(alice, organizationId=org["id"])
+    assert_error(bob.post("/workflows", {"name": "x", "organizationId": org["id"]}), 404, "ORGANIZATION_NOT_FOUND")
+    assert bob.get(f"/workflows/{created['id']}").status_code == 404
