@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
-from strawberry.types.unset import UnsetType
 
 from resolvers import auth, organizations, projects, sandboxes, settings, tasks, users, workflow_state, workspaces
-from resolvers.validation import UNSET, Maybe
 from schema.context import Context
 from schema.sandbox_types import Sandbox, SandboxOperation
 from schema.task_types import Task
 from schema.types import AuthPayload, Member, Organization, Project, Settings, User, WorkflowState, Workspace
+from schema.unset import sent
+from schema.workflow_fields import WorkflowMutations
 
 GraphInfo = Info[Context, None]
-
-
-def _sent(value: Any) -> Maybe[Any]:
-    """Strawberry's "not sent" as the resolvers' UNSET; null stays null."""
-    return UNSET if isinstance(value, UnsetType) else value
 
 
 @strawberry.enum
@@ -57,7 +51,7 @@ def _client_address(info: GraphInfo) -> str | None:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(WorkflowMutations):
     @strawberry.mutation(description="Log in; needs no token.")
     async def login(self, info: GraphInfo, username: str, password: str) -> AuthPayload:
         session = await auth.login(info.context.rt, username, password, _client_address(info))
@@ -91,7 +85,7 @@ class Mutation:
         folder_path: str | None = strawberry.UNSET,
     ) -> Organization:
         org = await organizations.update_organization(
-            info.context.rt, info.context.caller, id, name=_sent(name), folder_path=_sent(folder_path)
+            info.context.rt, info.context.caller, id, name=sent(name), folder_path=sent(folder_path)
         )
         return Organization.of(org)
 
@@ -134,7 +128,7 @@ class Mutation:
         folder_path: str | None = strawberry.UNSET,
     ) -> Workspace:
         workspace = await workspaces.update_workspace(
-            info.context.rt, info.context.caller, id, name=_sent(name), folder_path=_sent(folder_path)
+            info.context.rt, info.context.caller, id, name=sent(name), folder_path=sent(folder_path)
         )
         return Workspace.of(workspace)
 
@@ -164,13 +158,13 @@ class Mutation:
             info.context.rt,
             info.context.caller,
             id,
-            name=_sent(input.name),
-            folder_path=_sent(input.folder_path),
-            sandbox_id=_sent(input.sandbox_id),
-            sandbox_name=_sent(input.sandbox_name),
-            workflow_id=_sent(input.workflow_id),
-            workflow_state=_sent(input.workflow_state),
-            ai_config=_sent(input.ai_config),
+            name=sent(input.name),
+            folder_path=sent(input.folder_path),
+            sandbox_id=sent(input.sandbox_id),
+            sandbox_name=sent(input.sandbox_name),
+            workflow_id=sent(input.workflow_id),
+            workflow_state=sent(input.workflow_state),
+            ai_config=sent(input.ai_config),
         )
         return Project.of(project)
 
@@ -197,8 +191,8 @@ class Mutation:
             info.context.caller,
             project_id,
             current_phase_id,
-            _sent(current_step_id),
-            _sent(step_statuses),
+            sent(current_step_id),
+            sent(step_statuses),
         )
         return Project.of(project)
 
@@ -318,8 +312,8 @@ class Mutation:
         updated = await settings.update_settings(
             info.context.rt,
             info.context.caller,
-            git_display_name=_sent(input.git_display_name),
-            git_email=_sent(input.git_email),
-            docker_image=_sent(input.docker_image),
+            git_display_name=sent(input.git_display_name),
+            git_email=sent(input.git_email),
+            docker_image=sent(input.docker_image),
         )
         return Settings.of(updated)

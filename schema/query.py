@@ -33,12 +33,13 @@ from schema.types import (
     WorkflowState,
     Workspace,
 )
+from schema.workflow_fields import WorkflowQueries
 
 GraphInfo = Info[Context, None]
 
 
 @strawberry.type
-class Query:
+class Query(WorkflowQueries):
     @strawberry.field(description="Liveness; needs no token.")
     def health(self, info: GraphInfo) -> Health:
         return Health(status="ok", uptime=uptime_seconds(info.context.rt))

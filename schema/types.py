@@ -9,10 +9,11 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers import tasks, workflow_state
+from resolvers import tasks, workflow_state, workflows
 from resolvers.settings import preferences_of
 from schema.context import Context
 from schema.sandbox_types import Sandbox
+from schema.workflow_types import Workflow
 from store import models
 
 if TYPE_CHECKING:
@@ -162,6 +163,11 @@ class Project:
     async def sandbox(self, info: Info[Context, None]) -> Sandbox | None:
         view = await info.context.loaders.sandbox_of_project.load(str(self.id))
         return Sandbox.of(view) if view else None
+
+    @strawberry.field(description="The workflow the project is bound to; null when none or not visible to you.")
+    async def workflow(self, info: Info[Context, None]) -> Workflow | None:
+        workflow = await workflows.workflow_of(info.context.rt, info.context.caller, self.workflow_id)
+        return Workflow.of(workflow) if workflow else None
 
     @strawberry.field
     async def organization(self, info: Info[Context, None]) -> Organization:

@@ -265,3 +265,85 @@ def test_organization_is_chosen_among_the_callers(alice: Api, bob: Api) -> None:
     created = create(alice, organizationId=org["id"])
     assert_error(bob.post("/workflows", {"name": "x", "organizationId": org["id"]}), 404, "ORGANIZATION_NOT_FOUND")
     assert bob.get(f"/workflows/{created['id']}").status_code == 404
+
+
+FIELDS = "id name status version currentVersion isTemplate organizationId definition changeDescription"
+
+
+def gql(api: Api, query: str, **variables: Any) -> dict[str, Any]:
+    result = api.graphql(query, variables)
+    assert "errors" not in result, result
+    return result["data"]
+
+
+def gql_code(api: Api, query: str, **variables: Any) -> str:
+    result = api.graphql(query, variables)
+    return result["errors"][0]["extensions"]["code"]
+
+
+def test_graphql_operations(alice: Api) -> None:
+    tree = make_tree(alice)
+    created = gql(
+        alice,
+        f'mutation($d: JSON) {{ createWorkflow(name: "g", definition: $d) {{ {FIELDS} }} }}',
+        d=definition(),
+    )["createWorkflow"]
+    assert (created["status"], created["version"], created["organizationId"]) == ("draft", 1, tree.org["id"])
+    workflow_id = created["id"]
+    published = gql(
+        alice, 'mutation($id: ID!) { changeWorkflowStatus(id: $id, status: "published") { status } }', id=workflow_id
+    )
+    assert published["changeWorkflowStatus"]["status"] == "published"
+    updated = gql(
+        alice,
+        'mutation($id: ID!, $d: JSON) { updateWorkflow(id: $id, input: {definition: $d, changeDescription: "v2"})'
+        " { version currentVersion changeDescription } }",
+        id=workflow_id,
+        d=definition("decision"),
+    )["updateWorkflow"]
+    assert updated == {"version": 2, "currentVersion": 2, "changeDescription": "v2"}
+    versions = gql(
+        alice, "query($id: ID!) { workflowVersions(workflowId: $id) { id version definition } }", id=workflow_id
+    )["workflowVersions"]
+    assert [v["version"] for v in versions] == [2, 1]
+    old = gql(alice, "query($id: ID!) { workflowVersion(id: $id) { workflowId definition } }", id=versions[1]["id"])
+    assert old["workflowVersion"] == {"workflowId": workflow_id, "definition": definition()}
+    listed = gql(alice, '{ workflows(status: "published") { id } }')["workflows"]
+    assert {workflow_id, TEMPLATE_ID} <= {w["id"] for w in listed}
+    assert gql(alice, "query($id: ID!) { workflow(id: $id) { name } }", id=workflow_id)["workflow"]["name"] == "g"
+    project_query = "query($id: ID!) { project(id: $id) { workflow { id } } }"
+    assert gql(alice, project_query, id=tree.project["id"])["project"]["workflow"] is None
+    alice.put(f"/projects/{tree.project['id']}", {"workflowId": workflow_id})
+    assert gql(alice, project_query, id=tree.project["id"])["project"]["workflow"] == {"id": workflow_id}
+    delete = "mutation($id: ID!) { deleteWorkflow(id: $id) }"
+    assert gql_code(alice, delete, id=workflow_id) == "WORKFLOW_IN_USE"
+    alice.put(f"/projects/{tree.project['id']}", {"workflowId": None})
+    clone = gql(alice, 'mutation($id: ID!) { cloneWorkflow(id: $id, name: "c") { status version } }', id=workflow_id)
+    assert clone["cloneWorkflow"] == {"status": "draft", "version": 1}
+    assert gql(alice, delete, id=workflow_id) == {"deleteWorkflow": True}
+    assert gql_code(alice, delete, id=TEMPLATE_ID) == "FORBIDDEN"
+    bad = gql_code(alice, 'mutation { createWorkflow(name: "", definition: {}) { id } }')
+    assert bad == "VALIDATION_ERROR"
+
+
+def test_graphql_another_user_cannot_touch_it(alice: Api, bob: Api) -> None:
+    tree = make_tree(alice)
+    workflow_id = create(alice)["id"]
+    alice.put(f"/projects/{tree.project['id']}", {"workflowId": workflow_id})
+    for query in (
+        "query($id: ID!) { workflow(id: $id) { id } }",
+        "query($id: ID!) { workflowVersions(workflowId: $id) { id } }",
+        'mutation($id: ID!) { updateWorkflow(id: $id, input: {name: "x"}) { id } }',
+        'mutation($id: ID!) { changeWorkflowStatus(id: $id, status: "archived") { id } }',
+        'mutation($id: ID!) { cloneWorkflow(id: $id, name: "x") { id } }',
+        "mutation($id: ID!) { deleteWorkflow(id: $id) }",
+    ):
+        assert gql_code(bob, query, id=workflow_id) == "WORKFLOW_NOT_FOUND", query
+    ids = [w["id"] for w in gql(bob, "{ workflows { id } }")["workflows"]]
+    assert TEMPLATE_ID in ids and workflow_id not in ids
+    template = gql(bob, "query($id: ID!) { workflow(id: $id) { isTemplate } }", id=TEMPLATE_ID)
+    assert template == {"workflow": {"isTemplate": True}}
+    assert alice.get(f"/workflows/{workflow_id}").json()["status"] == "draft"
+    alice.put(f"/projects/{tree.project['id']}", {"workflowId": create(bob)["id"]})
+    unseen = gql(alice, "query($id: ID!) { project(id: $id) { workflow { id } } }", id=tree.project["id"])
+    assert unseen == {"project": {"workflow": None}}
