@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers import tasks, workflow_state, workflows
+from resolvers import tasks, workflow_state
 from resolvers.settings import preferences_of
 from schema.context import Context
 from schema.sandbox_types import Sandbox
@@ -166,7 +166,9 @@ class Project:
 
     @strawberry.field(description="The workflow the project is bound to; null when none or not visible to you.")
     async def workflow(self, info: Info[Context, None]) -> Workflow | None:
-        workflow = await workflows.workflow_of(info.context.rt, info.context.caller, self.workflow_id)
+        if self.workflow_id is None:
+            return None
+        workflow = await info.context.loaders.workflow.load(self.workflow_id)
         return Workflow.of(workflow) if workflow else None
 
     @strawberry.field
