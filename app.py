@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolvers import users, workflows
+from resolvers.execution_engine import ExecutionEngine
 from resolvers.runtime import Runtime
 from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
@@ -117,6 +118,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             )
             rt.operations = SandboxOperations(rt)
             rt.tasks = TaskScheduler(rt)
+            rt.executions = ExecutionEngine(rt)
             yield rt
         finally:
             await backend.close()
@@ -132,6 +134,9 @@ async def reconcile(rt: Runtime) -> None:
     failed, requeued = await rt.tasks.reconcile()
     if failed or requeued:
         log.warning("failed %d tasks left running by a previous run; queued %d waiting ones again", failed, requeued)
+    continued = await rt.executions.reconcile()
+    if continued:
+        log.warning("continuing %d workflow executions left running by a previous run", continued)
     for sandbox_id in await unknown_sandboxes(rt):
         log.warning("sandbox %s is labelled as ours but no project knows it", sandbox_id)
 
@@ -161,6 +166,7 @@ def create_app(settings: Settings) -> Starlette:
                 yield {"runtime": rt}
             finally:
                 pruning.cancel()
+                await rt.executions.shutdown()
                 await rt.tasks.shutdown()
                 await rt.operations.shutdown()
 

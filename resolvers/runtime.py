@@ -14,6 +14,7 @@ from store.db import Database
 from store.events import EventLog
 
 if TYPE_CHECKING:
+    from resolvers.execution_engine import ExecutionEngine
     from resolvers.sandbox_operations import SandboxOperations
     from resolvers.task_scheduler import TaskScheduler
 
@@ -28,6 +29,7 @@ class Runtime:
     backend: SandboxBackend
     operations: SandboxOperations = field(init=False)
     tasks: TaskScheduler = field(init=False)
+    executions: ExecutionEngine = field(init=False)
     auth_cache: AuthCache = field(default_factory=AuthCache)
     started_at: float = field(default_factory=time.monotonic)
 

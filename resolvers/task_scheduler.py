@@ -25,8 +25,16 @@ from store.models import Project, Sandbox, Task, utcnow
 log = logging.getLogger("orchestrator.tasks")
 
 INTERRUPTED = "The server stopped while the task was running"
+FINISHED = ("completed", "failed", "cancelled")
 FLUSH_SECONDS = 1.0
 """How often a running task's output so far is written to its record, for readers of the task."""
+
+
+async def task_event(rt: Runtime, subject: Task, type: str, **fields: Any) -> None:
+    """Record a task's event; a workflow step's task events name their execution too."""
+    if subject.execution_id:
+        fields["executionId"] = subject.execution_id
+    await events.record(rt, subject.project_id, "task", subject.id, type, taskId=subject.id, **fields)
 
 
 class TaskScheduler:
@@ -36,6 +44,7 @@ class TaskScheduler:
         self._project_of: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._wakers: set[asyncio.Task[None]] = set()
+        self._finish_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._stopping = False
 
     def _lock(self, project_id: str) -> asyncio.Lock:
@@ -82,6 +91,32 @@ class TaskScheduler:
         self._wakers.add(waker)
         waker.add_done_callback(self._wakers.discard)
 
+    async def wait_until_finished(self, task_id: str) -> Task | None:
+        """The task once it has completed, failed or been cancelled (None if it was deleted meanwhile).
+
+        The waiter registers before reading the record, so an end between the two is not missed."""
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finish_waiters.setdefault(task_id, set()).add(ended)
+        try:
+            while True:
+                async with self.rt.db.read() as session:
+                    task = await session.get(Task, task_id)
+                if task is None or task.status in FINISHED:
+                    return task
+                await ended
+                ended = asyncio.get_running_loop().create_future()
+                self._finish_waiters.setdefault(task_id, set()).add(ended)
+        finally:
+            waiters = self._finish_waiters.get(task_id, set())
+            waiters.discard(ended)
+            if not waiters:
+                self._finish_waiters.pop(task_id, None)
+
+    def _announce_end(self, task_id: str) -> None:
+        for ended in self._finish_waiters.pop(task_id, set()):
+            if not ended.done():
+                ended.set_result(None)
+
     async def cancel(self, task: Task) -> None:
         """A queued task never starts; a running one is killed and ends `cancelled`."""
         async with self._lock(task.project_id):
@@ -93,9 +128,8 @@ class TaskScheduler:
                 )
             runner = self._running.get(task.id)
         if dropped.rowcount == 1:  # type: ignore[attr-defined]
-            await events.record(
-                self.rt, task.project_id, "task", task.id, "task_cancelled", taskId=task.id, task=task.title
-            )
+            self._announce_end(task.id)
+            await self._event(task, "task_cancelled", task=task.title)
             return
         if runner is None:
             raise DomainError("INVALID_STATUS", f"Task {task.id} is not queued or running", {"status": task.status})
@@ -179,7 +213,7 @@ class TaskScheduler:
             await session.execute(update(Task).where(Task.id == task_id).values(**values))
 
     async def _event(self, subject: Task, type: str, **fields: Any) -> None:
-        await events.record(self.rt, subject.project_id, "task", subject.id, type, taskId=subject.id, **fields)
+        await task_event(self.rt, subject, type, **fields)
 
     async def _step_progress(self, task: Task, status: str, progress: int) -> None:
         """For a workflow-step task: its step's state, in the SDK's words (`running`, not `in-progress`)."""
@@ -215,6 +249,7 @@ class TaskScheduler:
             end_time=utcnow(),
             duration=duration,
         )
+        self._announce_end(task.id)
         await self._step_progress(task, "completed" if status == "completed" else "failed", 100)
         if status == "completed":
             await self._event(task, "task_completed", task=task.title, output=output, duration=duration)

@@ -15,12 +15,12 @@ from resolvers.events import StoredEvent
 from resolvers.lifecycle import STEPS, LifecycleStep, step_prompt
 from resolvers.runtime import Caller, Runtime
 from resolvers.task_runner import TASK_TYPES
+from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
 from resolvers.validation import UNSET, one_of, optional_object, optional_text, required_text
 from store.models import Project, Sandbox, Task
 
 TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
-FINISHED = ("completed", "failed", "cancelled")
 KINDS = ("workflow", "adhoc")
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -134,17 +134,22 @@ async def execute_workflow_step(
 async def _queue(rt: Runtime, caller: Caller, project_id: str, task: Task, kind: str) -> Task:
     """Queue a validated task in the project's sandbox and announce it; 404 when the project has no sandbox."""
     _, record = await _project_sandbox(rt, caller, project_id)
+    return await enqueue(rt, project_id, record, task, kind, caller.user_id)
+
+
+async def enqueue(
+    rt: Runtime, project_id: str, record: Sandbox | None, task: Task, kind: str, user_id: str | None
+) -> Task:
+    """Queue a task in a sandbox whose project's access is already settled; 404 without a sandbox."""
     if record is None:
         raise DomainError(
             "CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox to run tasks in", {"projectId": project_id}
         )
     task.project_id, task.sandbox_id, task.task_type = project_id, record.id, kind
-    task.status, task.user_id = "queued", caller.user_id
+    task.status, task.user_id = "queued", user_id
     async with writing(rt) as session:
         session.add(task)
-    await events.record(
-        rt, project_id, "task", task.id, "task_queued", taskId=task.id, task=task.title, input={"prompt": task.prompt}
-    )
+    await task_event(rt, task, "task_queued", task=task.title, input={"prompt": task.prompt})
     await rt.tasks.wake(project_id)
     return task
 

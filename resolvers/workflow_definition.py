@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from resolvers.errors import invalid
+from resolvers.task_runner import TASK_TYPES
 
 STEP_TYPES = ("process", "milestone", "decision", "documentation")
 TRANSITION_TYPES = ("forward", "feedback", "loop")
@@ -42,6 +43,18 @@ def _check_steps(path: str, steps: list[Any], step_ids: set[str]) -> None:
         _identifier(f"{step_path}.id", step.get("id"), step_ids)
         if "type" in step and step["type"] not in STEP_TYPES:
             raise invalid(f"{step_path}.type", f"must be one of {', '.join(STEP_TYPES)}", "INVALID_VALUE")
+        _check_execution_fields(step_path, step)
+
+
+def _check_execution_fields(path: str, step: dict[str, Any]) -> None:
+    """What an execution runs for the step: its task type, its prompt, whether it runs at all."""
+    if "taskType" in step and step["taskType"] not in TASK_TYPES:
+        raise invalid(f"{path}.taskType", f"must be one of {', '.join(TASK_TYPES)}", "INVALID_VALUE")
+    for name in ("prompt", "qwenCodePrompt"):
+        if step.get(name) is not None and not isinstance(step[name], str):
+            raise invalid(f"{path}.{name}", "must be a string")
+    if "hasExecutableTask" in step and not isinstance(step["hasExecutableTask"], bool):
+        raise invalid(f"{path}.hasExecutableTask", "must be true or false")
 
 
 def validate_definition(value: Any) -> dict[str, Any]:

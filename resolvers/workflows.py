@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.access import member_org_ids, visible_organization
 from resolvers.errors import DomainError, conflict, not_found
+from resolvers.execution_plan import EXECUTION_ENDS
 from resolvers.lifecycle import lifecycle_definition
 from resolvers.runtime import Caller, Runtime
 from resolvers.tx import writing
 from resolvers.validation import UNSET, Maybe, one_of, optional_text, required_text
 from resolvers.workflow_definition import validate_definition
-from store.models import OrganizationMember, Project, Workflow, WorkflowVersion
+from store.models import OrganizationMember, Project, Workflow, WorkflowExecution, WorkflowVersion
 
 STATUSES = ("draft", "published", "archived")
 TEMPLATE_ID = "00000000-0000-4000-8000-000000000001"
@@ -30,7 +31,7 @@ def _visible(caller: Caller) -> ColumnElement[bool]:
     )
 
 
-async def _visible_workflow(session: AsyncSession, caller: Caller, workflow_id: str) -> Workflow:
+async def visible_workflow(session: AsyncSession, caller: Caller, workflow_id: str) -> Workflow:
     workflow = await session.scalar(select(Workflow).where(Workflow.id == workflow_id, _visible(caller)))
     if workflow is None:
         raise not_found("workflow", workflow_id)
@@ -38,7 +39,7 @@ async def _visible_workflow(session: AsyncSession, caller: Caller, workflow_id: 
 
 
 async def _changeable(session: AsyncSession, caller: Caller, workflow_id: str) -> Workflow:
-    workflow = await _visible_workflow(session, caller, workflow_id)
+    workflow = await visible_workflow(session, caller, workflow_id)
     if workflow.is_template:
         raise DomainError("FORBIDDEN", "The built-in template cannot be changed; clone it instead", {"id": workflow_id})
     return workflow
@@ -116,7 +117,7 @@ async def list_workflows(rt: Runtime, caller: Caller, status: object = None) -> 
 
 async def get_workflow(rt: Runtime, caller: Caller, workflow_id: str) -> Workflow:
     async with rt.db.read() as session:
-        return await _visible_workflow(session, caller, workflow_id)
+        return await visible_workflow(session, caller, workflow_id)
 
 
 async def create_workflow(
@@ -185,6 +186,17 @@ async def delete_workflow(rt: Runtime, caller: Caller, workflow_id: str) -> None
             raise conflict(
                 f"Workflow {workflow_id} is used by {users} project(s)", {"id": workflow_id}, "WORKFLOW_IN_USE"
             )
+        running = (
+            select(func.count())
+            .select_from(WorkflowExecution)
+            .where(WorkflowExecution.workflow_id == workflow.id, WorkflowExecution.status.not_in(EXECUTION_ENDS))
+        )
+        if unfinished := await session.scalar(running):
+            raise conflict(
+                f"Workflow {workflow_id} has {unfinished} unfinished execution(s)",
+                {"id": workflow_id},
+                "WORKFLOW_IN_USE",
+            )
         await session.delete(workflow)
 
 
@@ -212,7 +224,7 @@ async def clone_workflow(
     new_name = optional_text("name", name)
     new_description = optional_text("description", description, 4096)
     async with writing(rt) as session:
-        source = await _visible_workflow(session, caller, workflow_id)
+        source = await visible_workflow(session, caller, workflow_id)
         copy = Workflow(
             name=new_name or f"{source.name} (copy)",
             description=source.description if description is UNSET else new_description,
@@ -230,7 +242,7 @@ async def clone_workflow(
 
 async def list_versions(rt: Runtime, caller: Caller, workflow_id: str) -> Sequence[WorkflowVersion]:
     async with rt.db.read() as session:
-        workflow = await _visible_workflow(session, caller, workflow_id)
+        workflow = await visible_workflow(session, caller, workflow_id)
         query = (
             select(WorkflowVersion)
             .where(WorkflowVersion.workflow_id == workflow.id)
@@ -244,7 +256,7 @@ async def get_version(rt: Runtime, caller: Caller, version_id: str) -> WorkflowV
         version = await session.get(WorkflowVersion, version_id)
         if version is None:
             raise not_found("workflow", version_id)
-        await _visible_workflow(session, caller, version.workflow_id)
+        await visible_workflow(session, caller, version.workflow_id)
         return version
 
 

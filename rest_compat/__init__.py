@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 
 from rest_compat import (
     auth_routes,
+    execution_routes,
     flexy_routes,
     misc_routes,
     progress_socket,
@@ -39,6 +40,7 @@ def build_api() -> Starlette:
             *misc_routes.routes,
             *flexy_routes.routes,
             *task_routes.routes,
+            *execution_routes.routes,
             *workflow_routes.routes,
             progress_socket.route,
         ],

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from resolvers.events import StoredEvent
+from resolvers.execution_plan import execution_progress, iso, phase_progress
 from resolvers.sandboxes import ImageView, SandboxView
 from resolvers.settings import preferences_of
 from resolvers.workflow_state import state_of
@@ -17,15 +18,10 @@ from store.models import (
     User,
     UserSettings,
     Workflow,
+    WorkflowExecution,
     WorkflowVersion,
     Workspace,
 )
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def organization_json(org: Organization) -> dict[str, Any]:
@@ -188,6 +184,7 @@ def task_json(task: Task) -> dict[str, Any]:
         "contextMemoryIds": task.context_memory_ids or [],
         "taskType": task.task_type,
         "createdAt": iso(task.created_at),
+        "executionId": task.execution_id,
     }
 
 
@@ -222,4 +219,71 @@ def workflow_version_json(version: WorkflowVersion) -> dict[str, Any]:
         "createdAt": iso(version.created_at),
         "updatedAt": iso(version.created_at),
         "changeDescription": version.change_description,
+    }
+
+
+STEP_FIELDS = (
+    "id",
+    "stepId",
+    "name",
+    "description",
+    "status",
+    "taskId",
+    "startTime",
+    "endTime",
+    "duration",
+    "output",
+    "error",
+)
+PHASE_FIELDS = (
+    "id",
+    "phaseId",
+    "name",
+    "description",
+    "status",
+    "currentStep",
+    "startTime",
+    "endTime",
+    "duration",
+    "error",
+    "outputSummary",
+)
+
+
+def step_execution_json(step: dict[str, Any]) -> dict[str, Any]:
+    return {name: step.get(name) for name in STEP_FIELDS}
+
+
+def phase_execution_json(phase: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **{name: phase.get(name) for name in PHASE_FIELDS},
+        "steps": [step_execution_json(step) for step in phase["steps"]],
+        "progress": phase_progress(phase),
+    }
+
+
+def execution_json(execution: WorkflowExecution) -> dict[str, Any]:
+    """The contract's WorkflowExecution; `metadata.workflowVersion` is the version it runs."""
+    return {
+        "id": execution.id,
+        "workflowId": execution.workflow_id,
+        "workflowName": execution.workflow_name,
+        "projectId": execution.project_id,
+        "userId": execution.user_id,
+        "status": execution.status,
+        "phases": [phase_execution_json(phase) for phase in execution.phases],
+        "currentPhase": execution.current_phase,
+        "totalPhases": len(execution.phases),
+        "progress": execution_progress(execution.status, execution.phases, execution.error),
+        "startTime": iso(execution.start_time),
+        "endTime": iso(execution.end_time),
+        "duration": execution.duration,
+        "error": execution.error,
+        "createdAt": iso(execution.created_at),
+        "metadata": {
+            "inputParameters": execution.input_parameters,
+            "triggeredBy": execution.triggered_by,
+            "workflowVersion": execution.workflow_version,
+            "workflowVersionId": execution.workflow_version_id,
+        },
     }

@@ -231,10 +231,13 @@ class Task(Base):
     duration: Mapped[int | None] = mapped_column(Integer, default=None)
     """Milliseconds from start to end."""
     exit_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    execution_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    """The workflow execution whose step this task runs, if any."""
 
     __table_args__ = (
         Index("ix_tasks_project_created", "project_id", "created_at"),
         Index("ix_tasks_status", "status"),
+        Index("ix_tasks_execution", "execution_id"),
     )
 
 
@@ -273,3 +276,38 @@ class WorkflowVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("workflow_id", "version", name="uq_workflow_versions_version"),)
+
+
+class WorkflowExecution(Base):
+    """One run of a workflow in a project. It pins the definition it started with; `phases` holds the
+    state of every phase and step (the contract's PhaseExecution/StepExecution shapes).
+
+    `workflow_id` carries no foreign key: a finished execution keeps its history after its workflow goes."""
+
+    __tablename__ = "workflow_executions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(String(36))
+    workflow_name: Mapped[str] = mapped_column(String(200))
+    workflow_version: Mapped[int] = mapped_column(Integer)
+    workflow_version_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    definition: Mapped[dict[str, Any]]
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))
+    phases: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    current_phase: Mapped[int] = mapped_column(Integer, default=0)
+    input_parameters: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    triggered_by: Mapped[str] = mapped_column(String(16), default="api")
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    start_time: Mapped[datetime | None] = mapped_column(default=None)
+    end_time: Mapped[datetime | None] = mapped_column(default=None)
+    duration: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Milliseconds from start to end."""
+
+    __table_args__ = (
+        Index("ix_workflow_executions_project_created", "project_id", "created_at"),
+        Index("ix_workflow_executions_workflow", "workflow_id"),
+        Index("ix_workflow_executions_status", "status"),
+    )

@@ -1,0 +1,271 @@
+"""The execution engine: runs a workflow execution's phases in definition order and their steps in order,
+each executable step as a task in the project's sandbox, waiting for it before the next.
+
+One driver (an asyncio task) per running execution. Every change of an execution's state happens under
+that execution's lock, so the driver and the pause, resume and cancel requests never interleave. Pause
+takes effect before the next step; cancel cancels the step's task. A driver stopped with the server
+leaves its execution `running`; at the next start `reconcile` drives it on from the step it was on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from resolvers import events
+from resolvers.errors import DomainError
+from resolvers.execution_plan import (
+    EXECUTION_ENDS,
+    all_steps,
+    begin,
+    end,
+    mutable,
+    next_step,
+    phase_summary,
+    step_work,
+    tail,
+)
+from resolvers.runtime import Runtime
+from resolvers.task_scheduler import FINISHED as TASK_ENDS
+from resolvers.task_scheduler import INTERRUPTED
+from resolvers.tasks import enqueue
+from resolvers.tx import writing
+from store.models import Sandbox, Task, WorkflowExecution, utcnow
+
+log = logging.getLogger("orchestrator.executions")
+
+ACTIVE = ("initializing", "running")
+CANCELLED_STEP = "Cancelled with the execution"
+
+
+class ExecutionEngine:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, execution_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(execution_id, asyncio.Lock())
+
+    def drive(self, execution_id: str) -> None:
+        """Run the execution on, unless a driver already does; call with its lock held."""
+        if execution_id in self._drivers:
+            return
+        self._drivers[execution_id] = asyncio.create_task(self._drive(execution_id), name=f"execution-{execution_id}")
+
+    async def event(self, execution: WorkflowExecution, type: str, **fields: Any) -> None:
+        await events.record(
+            self.rt,
+            execution.project_id,
+            "execution",
+            execution.id,
+            type,
+            executionId=execution.id,
+            workflowId=execution.workflow_id,
+            **fields,
+        )
+
+    async def _load(self, execution_id: str) -> WorkflowExecution | None:
+        async with self.rt.db.read() as session:
+            return await session.get(WorkflowExecution, execution_id)
+
+    async def save(self, execution: WorkflowExecution, **values: Any) -> None:
+        async with writing(self.rt) as session:
+            stored = await session.get(WorkflowExecution, execution.id)
+            if stored is None:
+                return
+            for name, value in values.items():
+                setattr(stored, name, value)
+                setattr(execution, name, value)
+
+    async def _drive(self, execution_id: str) -> None:
+        try:
+            while True:
+                async with self.lock(execution_id):
+                    task_id = await self._advance(execution_id)
+                    if task_id is None:
+                        # Leave under the lock, so a resume that comes next starts a new driver.
+                        self._drivers.pop(execution_id, None)
+                        return
+                task = await self.rt.tasks.wait_until_finished(task_id)
+                async with self.lock(execution_id):
+                    await self._settle(execution_id, task_id, task)
+        except asyncio.CancelledError:
+            raise
+        except Exception as failure:  # fail the execution with the surprise instead of leaving it running
+            log.exception("execution %s failed", execution_id)
+            async with self.lock(execution_id):
+                execution = await self._load(execution_id)
+                if execution is not None and execution.status not in EXECUTION_ENDS:
+                    await self._fail(execution, mutable(execution.phases), f"Unexpected error: {failure}")
+        finally:
+            if self._drivers.get(execution_id) is asyncio.current_task():
+                self._drivers.pop(execution_id)
+
+    async def _advance(self, execution_id: str) -> str | None:
+        """Take the execution to its next step: returns the task to wait for, or None when the driver stops
+        (the execution paused, ended, or vanished with its project)."""
+        while True:
+            execution = await self._load(execution_id)
+            if execution is None or execution.status not in ACTIVE:
+                return None
+            if execution.status == "initializing":
+                await self.save(execution, status="running")
+                await self.event(execution, "workflow_execution_started")
+            phases = mutable(execution.phases)
+            position = next_step(phases)
+            if position is None:
+                await self._complete(execution, phases)
+                return None
+            phase_index, step_index = position
+            phase, step = phases[phase_index], phases[phase_index]["steps"][step_index]
+            if phase["status"] == "pending":
+                begin(phase)
+                await self.save(execution, phases=phases, current_phase=phase_index)
+                await self.event(execution, "workflow_phase_started", phaseId=phase["phaseId"], phase=phase["name"])
+            phase["currentStep"] = step_index
+            if step["status"] == "running" and step.get("taskId"):
+                return step["taskId"]  # a step the previous process was waiting on
+            work = step_work(execution.definition, phase_index, step_index, execution.input_parameters)
+            if work is None:
+                end(step, "skipped")
+                await self._close_phase_if_done(execution, phases, phase_index)
+                continue
+            try:
+                task = await self._queue_step(execution, step["stepId"], work.title, work.prompt, work.task_type)
+            except DomainError as refusal:
+                begin(step)
+                end(step, "failed", error=refusal.message)
+                await self._fail(execution, phases, f"Step '{step['name']}' could not start: {refusal.message}")
+                return None
+            begin(step)
+            step["taskId"] = task.id
+            await self.save(execution, phases=phases, current_phase=phase_index)
+            return task.id
+
+    async def _queue_step(self, execution: WorkflowExecution, step_id: str, title: str, prompt: str, kind: str) -> Task:
+        async with self.rt.db.read() as session:
+            record = await session.scalar(select(Sandbox).where(Sandbox.project_id == execution.project_id))
+        task = Task(
+            step_id=step_id,
+            title=title,
+            prompt=prompt,
+            parameters=execution.input_parameters,
+            is_adhoc=False,
+            execution_id=execution.id,
+        )
+        return await enqueue(self.rt, execution.project_id, record, task, kind, execution.user_id)
+
+    async def _settle(self, execution_id: str, task_id: str, task: Task | None) -> None:
+        """Record how the step's task ended. A task the server's stop interrupted runs its step again."""
+        execution = await self._load(execution_id)
+        if execution is None or execution.status in EXECUTION_ENDS:
+            return
+        phases = mutable(execution.phases)
+        phase_index, step = _step_of_task(phases, task_id)
+        if step is None:
+            return
+        if task is not None and task.status == "failed" and task.error == INTERRUPTED:
+            step["status"], step["taskId"] = "pending", None
+            await self.save(execution, phases=phases)
+            return
+        if task is not None and task.status == "completed":
+            end(step, "completed", output=tail(task.result))
+            await self._close_phase_if_done(execution, phases, phase_index)
+            return
+        error = (task.error if task is not None else None) or (
+            "The step's task was cancelled" if task is not None else "The step's task no longer exists"
+        )
+        end(step, "failed", output=tail(task.terminal_output) if task else None, error=error)
+        await self._fail(execution, phases, f"Step '{step['name']}' failed: {error}")
+
+    async def _close_phase_if_done(
+        self, execution: WorkflowExecution, phases: list[dict[str, Any]], index: int
+    ) -> None:
+        phase = phases[index]
+        if any(step["status"] in ("pending", "running") for step in phase["steps"]):
+            await self.save(execution, phases=phases)
+            return
+        summary = phase_summary(phase)
+        end(phase, "completed", outputSummary=summary)
+        await self.save(execution, phases=phases)
+        await self.event(
+            execution, "workflow_phase_completed", phaseId=phase["phaseId"], phase=phase["name"], output=summary
+        )
+
+    async def _complete(self, execution: WorkflowExecution, phases: list[dict[str, Any]]) -> None:
+        for index, phase in enumerate(phases):
+            if phase["status"] == "pending":  # a phase without steps
+                begin(phase)
+                await self.save(execution, current_phase=index)
+                await self.event(execution, "workflow_phase_started", phaseId=phase["phaseId"], phase=phase["name"])
+                await self._close_phase_if_done(execution, phases, index)
+        steps = all_steps(phases)
+        done = sum(1 for step in steps if step["status"] == "completed")
+        output = f"{done} of {len(steps)} steps completed, {len(steps) - done} skipped"
+        duration = _duration(execution)
+        await self.save(execution, status="completed", phases=phases, end_time=utcnow(), duration=duration)
+        await self.event(execution, "workflow_execution_completed", output=output, duration=duration)
+
+    async def _fail(self, execution: WorkflowExecution, phases: list[dict[str, Any]], error: str) -> None:
+        for phase in phases:
+            if phase["status"] == "running":
+                end(phase, "failed", error=error, outputSummary=phase_summary(phase))
+        duration = _duration(execution)
+        await self.save(execution, status="failed", phases=phases, error=error, end_time=utcnow(), duration=duration)
+        await self.event(execution, "workflow_execution_failed", error=error)
+
+    async def cancel(self, execution: WorkflowExecution) -> None:
+        """Mark the execution cancelled, close its running step and phase, then cancel the step's task."""
+        phases = mutable(execution.phases)
+        running_task = None
+        for phase in phases:
+            for step in phase["steps"]:
+                if step["status"] == "running":
+                    running_task = step.get("taskId")
+                    end(step, "failed", error=CANCELLED_STEP)
+            if phase["status"] == "running":
+                end(phase, "failed", error=CANCELLED_STEP, outputSummary=phase_summary(phase))
+        duration = _duration(execution)
+        await self.save(execution, status="cancelled", phases=phases, end_time=utcnow(), duration=duration)
+        await self.event(execution, "workflow_execution_cancelled")
+        if running_task:
+            async with self.rt.db.read() as session:
+                task = await session.get(Task, running_task)
+            if task is not None and task.status not in TASK_ENDS:
+                await self.rt.tasks.cancel(task)
+
+    async def reconcile(self) -> int:
+        """At start: drive on every execution a previous process left initializing or running."""
+        async with self.rt.db.read() as session:
+            unfinished = (
+                await session.scalars(select(WorkflowExecution.id).where(WorkflowExecution.status.in_(ACTIVE)))
+            ).all()
+        for execution_id in unfinished:
+            async with self.lock(execution_id):
+                self.drive(execution_id)
+        return len(unfinished)
+
+    async def shutdown(self) -> None:
+        """Stop the drivers; their executions stay `running` for the next start to continue."""
+        drivers = list(self._drivers.values())
+        for driver in drivers:
+            driver.cancel()
+        await asyncio.gather(*drivers, return_exceptions=True)
+
+
+def _step_of_task(phases: list[dict[str, Any]], task_id: str) -> tuple[int, dict[str, Any] | None]:
+    for index, phase in enumerate(phases):
+        for step in phase["steps"]:
+            if step.get("taskId") == task_id and step["status"] == "running":
+                return index, step
+    return 0, None
+
+
+def _duration(execution: WorkflowExecution) -> int | None:
+    if execution.start_time is None:
+        return None
+    return round((utcnow() - execution.start_time).total_seconds() * 1000)

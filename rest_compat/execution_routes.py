@@ -1,0 +1,103 @@
+"""Workflow executions (operations 31-37), plus the SDK's per-workflow list and step lookup (contract §6).
+
+These are registered before the `/workflows/{id}` routes, so `executions` and `projects` are never taken for ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from resolvers import executions
+from resolvers.runtime import Caller
+from resolvers.validation import UNSET
+from rest_compat.http import endpoint, field, read_body, runtime
+from rest_compat.shapes import execution_json, step_execution_json
+from store.models import WorkflowExecution
+
+
+def _execution(request: Request) -> str:
+    return request.path_params["executionId"]
+
+
+def _answer(execution: WorkflowExecution, message: str) -> dict[str, Any]:
+    return {"executionId": execution.id, "status": execution.status, "message": message}
+
+
+@endpoint("POST", "/workflows/{workflowId}/executions", status=202)
+async def create_execution(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    metadata = field(body, "metadata")
+    execution = await executions.create_execution(
+        runtime(request),
+        caller,
+        request.path_params["workflowId"],
+        field(body, "projectId"),
+        None if metadata is UNSET else metadata,
+    )
+    return _answer(execution, "Execution created; start it to run")
+
+
+@endpoint("GET", "/workflows/{workflowId}/executions")
+async def list_workflow_executions(request: Request, caller: Caller) -> Any:
+    found = await executions.list_workflow_executions(runtime(request), caller, request.path_params["workflowId"])
+    return [execution_json(execution) for execution in found]
+
+
+@endpoint("POST", "/workflows/executions/{executionId}/start")
+async def start_execution(request: Request, caller: Caller) -> Any:
+    execution = await executions.start_execution(runtime(request), caller, _execution(request))
+    return _answer(execution, "Execution started")
+
+
+@endpoint("POST", "/workflows/executions/{executionId}/pause")
+async def pause_execution(request: Request, caller: Caller) -> Any:
+    execution = await executions.pause_execution(runtime(request), caller, _execution(request))
+    return _answer(execution, "Execution paused; the running step finishes first")
+
+
+@endpoint("POST", "/workflows/executions/{executionId}/resume")
+async def resume_execution(request: Request, caller: Caller) -> Any:
+    execution = await executions.resume_execution(runtime(request), caller, _execution(request))
+    return _answer(execution, "Execution resumed")
+
+
+@endpoint("POST", "/workflows/executions/{executionId}/cancel")
+async def cancel_execution(request: Request, caller: Caller) -> Any:
+    execution = await executions.cancel_execution(runtime(request), caller, _execution(request))
+    return _answer(execution, "Execution cancelled")
+
+
+@endpoint("GET", "/workflows/executions/{executionId}")
+async def get_execution(request: Request, caller: Caller) -> Any:
+    return execution_json(await executions.get_execution(runtime(request), caller, _execution(request)))
+
+
+@endpoint("GET", "/workflows/executions/{executionId}/steps/{stepId}")
+async def get_step_execution(request: Request, caller: Caller) -> Any:
+    execution, phase, step = await executions.get_step_execution(
+        runtime(request), caller, _execution(request), request.path_params["stepId"]
+    )
+    return {**step_execution_json(step), "executionId": execution.id, "phaseId": phase["phaseId"]}
+
+
+@endpoint("GET", "/workflows/projects/{projectId}/executions")
+async def list_project_executions(request: Request, caller: Caller) -> Any:
+    statuses = [s for value in request.query_params.getlist("status") for s in value.split(",") if s]
+    found, _ = await executions.list_project_executions(
+        runtime(request), caller, request.path_params["projectId"], statuses
+    )
+    return {"executions": [execution_json(execution) for execution in found]}
+
+
+routes = [
+    start_execution,
+    pause_execution,
+    resume_execution,
+    cancel_execution,
+    get_execution,
+    get_step_execution,
+    list_project_executions,
+    create_execution,
+    list_workflow_executions,
+]
