@@ -23,7 +23,8 @@ from resolvers.execution_plan import (
     begin,
     end,
     mutable,
-    next_step,
+    next_phase,
+    next_step_of,
     phase_summary,
     step_work,
     tail,
@@ -116,16 +117,20 @@ class ExecutionEngine:
                 await self.save(execution, status="running")
                 await self.event(execution, "workflow_execution_started")
             phases = mutable(execution.phases)
-            position = next_step(phases)
-            if position is None:
+            phase_index = next_phase(phases)
+            if phase_index is None:
                 await self._complete(execution, phases)
                 return None
-            phase_index, step_index = position
-            phase, step = phases[phase_index], phases[phase_index]["steps"][step_index]
+            phase = phases[phase_index]
             if phase["status"] == "pending":
                 begin(phase)
                 await self.save(execution, phases=phases, current_phase=phase_index)
                 await self.event(execution, "workflow_phase_started", phaseId=phase["phaseId"], phase=phase["name"])
+            step_index = next_step_of(phase)
+            if step_index is None:  # a phase without steps
+                await self._close_phase_if_done(execution, phases, phase_index)
+                continue
+            step = phase["steps"][step_index]
             phase["currentStep"] = step_index
             if step["status"] == "running" and step.get("taskId"):
                 return step["taskId"]  # a step the previous process was waiting on
@@ -197,12 +202,6 @@ class ExecutionEngine:
         )
 
     async def _complete(self, execution: WorkflowExecution, phases: list[dict[str, Any]]) -> None:
-        for index, phase in enumerate(phases):
-            if phase["status"] == "pending":  # a phase without steps
-                begin(phase)
-                await self.save(execution, current_phase=index)
-                await self.event(execution, "workflow_phase_started", phaseId=phase["phaseId"], phase=phase["name"])
-                await self._close_phase_if_done(execution, phases, index)
         steps = all_steps(phases)
         done = sum(1 for step in steps if step["status"] == "completed")
         output = f"{done} of {len(steps)} steps completed, {len(steps) - done} skipped"

@@ -101,6 +101,16 @@ def _with_parameters(text: str, task_type: str, parameters: dict[str, Any]) -> s
     return f"{text}\n\nInput parameters:\n{listed}"
 
 
+def next_phase(phases: Phases) -> int | None:
+    """The first phase not finished yet (a running one included)."""
+    return next((index for index, phase in enumerate(phases) if phase["status"] in ("pending", "running")), None)
+
+
+def next_step_of(phase: dict[str, Any]) -> int | None:
+    """The phase's first step not finished yet (a running one included)."""
+    return next((index for index, step in enumerate(phase["steps"]) if step["status"] not in FINISHED_STEP), None)
+
+
 def next_step(phases: Phases) -> tuple[int, int] | None:
     """The first step not finished yet (a running one included), as (phase index, step index)."""
     for phase_index, phase in enumerate(phases):

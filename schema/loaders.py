@@ -11,6 +11,7 @@ from resolvers.organizations import members_by_organization, organizations_by_id
 from resolvers.projects import projects_by_workspace
 from resolvers.runtime import Caller, Runtime
 from resolvers.sandboxes import sandboxes_by_project
+from resolvers.tasks import tasks_by_ids
 from resolvers.workflows import workflows_by_ids
 from resolvers.workspaces import workspaces_by_ids, workspaces_by_organization
 from store import models
@@ -36,6 +37,7 @@ class Loaders:
         self.members_of_organization = _loader(lambda ids: members_by_organization(rt, caller, ids), [])
         self.sandbox_of_project = _loader(lambda ids: sandboxes_by_project(rt, caller, ids))
         self.workflow = _loader(lambda ids: workflows_by_ids(rt, caller, ids))
+        self.task = _loader(lambda ids: tasks_by_ids(rt, caller, ids))
 
     def remember_organizations(self, organizations: Iterable[models.Organization]) -> None:
         """Organizations already fetched, so fields pointing back at them need no query."""

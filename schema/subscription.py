@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from resolvers import sandbox_operations, tasks
+from resolvers import executions, sandbox_operations, tasks
 from resolvers.errors import DomainError
 from resolvers.events import StoredEvent, follow_project
 from resolvers.sandbox_operations import FINISHED
@@ -18,6 +18,7 @@ from schema.sandbox_types import ProgressEvent, SandboxOperation
 
 GraphInfo = Info[Context, None]
 TASK_ENDS = ("task_completed", "task_failed", "task_cancelled")
+EXECUTION_ENDS = ("workflow_execution_completed", "workflow_execution_failed", "workflow_execution_cancelled")
 
 
 async def _follow(
@@ -28,6 +29,23 @@ async def _follow(
         return await follow_project(info.context.rt, info.context.caller, project_id, after, accept)
     except DomainError as error:
         raise GraphQLError(error.message, extensions=domain_extensions(error)) from None
+
+
+async def _events_until(
+    opening: Awaitable[AsyncGenerator[StoredEvent, None]], ends: tuple[str, ...]
+) -> AsyncGenerator[ProgressEvent, None]:
+    """Events of a stream that `opening` checks access for, until one of the `ends` types."""
+    try:
+        stream = await opening
+    except DomainError as error:
+        raise GraphQLError(error.message, extensions=domain_extensions(error)) from None
+    try:
+        async for event in stream:
+            yield ProgressEvent.of(event)
+            if event.type in ends:
+                return
+    finally:
+        await stream.aclose()
 
 
 @strawberry.type
@@ -49,17 +67,20 @@ class Subscription:
     async def task_events(
         self, info: GraphInfo, task_id: strawberry.ID, after: int | None = None
     ) -> AsyncGenerator[ProgressEvent, None]:
-        try:
-            stream = await tasks.follow_task(info.context.rt, info.context.caller, task_id, after)
-        except DomainError as error:
-            raise GraphQLError(error.message, extensions=domain_extensions(error)) from None
-        try:
-            async for event in stream:
-                yield ProgressEvent.of(event)
-                if event.type in TASK_ENDS:
-                    return
-        finally:
-            await stream.aclose()
+        opening = tasks.follow_task(info.context.rt, info.context.caller, task_id, after)
+        async for event in _events_until(opening, TASK_ENDS):
+            yield event
+
+    @strawberry.subscription(
+        description="A workflow execution's events and its step tasks' events until it ends; with `after`, "
+        "those after that id first."
+    )
+    async def execution_events(
+        self, info: GraphInfo, execution_id: strawberry.ID, after: int | None = None
+    ) -> AsyncGenerator[ProgressEvent, None]:
+        opening = executions.follow_execution(info.context.rt, info.context.caller, execution_id, after)
+        async for event in _events_until(opening, EXECUTION_ENDS):
+            yield event
 
     @strawberry.subscription(
         description="An asynchronous sandbox operation: its state now, then each change until it ends."

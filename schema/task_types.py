@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -12,9 +11,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from resolvers import projects
-from resolvers.errors import invalid
 from resolvers.tasks import QueueStatus as QueueStatusView
 from schema.context import Context
+from schema.pagination import PageInfo, encode_cursor, page_info
 from schema.sandbox_types import Sandbox
 from store import models
 
@@ -126,12 +125,6 @@ class QueueStatus:
 
 
 @strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type
 class TaskEdge:
     cursor: str
     node: Task
@@ -144,29 +137,7 @@ class TaskConnection:
     total_count: int = strawberry.field(description="How many tasks match the filters in all.")
 
 
-_CURSOR_PREFIX = "task-offset:"
-
-
-def encode_cursor(offset: int) -> str:
-    return base64.b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """The position after which a page starts; a cursor this server did not hand out is refused."""
-    if cursor is None:
-        return 0
-    try:
-        text = base64.b64decode(cursor, validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        text = ""
-    if not text.startswith(_CURSOR_PREFIX) or not text[len(_CURSOR_PREFIX) :].isdigit():
-        raise invalid("after", "is not a cursor from this list")
-    return int(text[len(_CURSOR_PREFIX) :]) + 1
-
-
 def task_connection(found: Sequence[models.Task], total: int, start: int) -> TaskConnection:
     edges = [TaskEdge(cursor=encode_cursor(start + index), node=Task.of(task)) for index, task in enumerate(found)]
     end = edges[-1].cursor if edges else None
-    return TaskConnection(
-        edges=edges, page_info=PageInfo(has_next_page=start + len(edges) < total, end_cursor=end), total_count=total
-    )
+    return TaskConnection(edges=edges, page_info=page_info(start, len(edges), total, end), total_count=total)

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers import tasks, workflow_state
+from resolvers import executions, tasks, workflow_state
 from resolvers.settings import preferences_of
 from schema.context import Context
 from schema.sandbox_types import Sandbox
@@ -17,6 +17,7 @@ from schema.workflow_types import Workflow
 from store import models
 
 if TYPE_CHECKING:
+    from schema.execution_types import ExecutionConnection
     from schema.task_types import QueueStatus, TaskConnection
 
 
@@ -186,7 +187,8 @@ class Project:
         type: str | None = None,
         search: str | None = None,
     ) -> Annotated[TaskConnection, strawberry.lazy("schema.task_types")]:
-        from schema.task_types import decode_cursor, task_connection
+        from schema.pagination import decode_cursor
+        from schema.task_types import task_connection
 
         start = decode_cursor(after)
         found, total = await tasks.list_tasks(
@@ -200,6 +202,25 @@ class Project:
             offset=start,
         )
         return task_connection(found, total, start)
+
+    @strawberry.field(
+        description="The project's workflow executions, newest first: a cursor connection (`first` capped at 100)."
+    )
+    async def executions(
+        self,
+        info: Info[Context, None],
+        first: int = 50,
+        after: str | None = None,
+        status: list[str] | None = None,
+    ) -> Annotated[ExecutionConnection, strawberry.lazy("schema.execution_types")]:
+        from schema.execution_types import execution_connection
+        from schema.pagination import decode_cursor
+
+        start = decode_cursor(after)
+        found, total = await executions.list_project_executions(
+            info.context.rt, info.context.caller, str(self.id), status or [], first, start
+        )
+        return execution_connection(found, total, start)
 
     @strawberry.field(description="How many of the project's tasks wait and run.")
     async def queue_status(

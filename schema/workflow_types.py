@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.definition_types import WorkflowDefinition
 from store import models
+
+
+def _structure(root: Any) -> WorkflowDefinition:
+    return WorkflowDefinition.of(root.definition)
+
+
+STRUCTURE_DESCRIPTION = "The definition as typed phases, steps and transitions; `definition` is it as sent."
 
 
 @strawberry.type
@@ -17,6 +26,7 @@ class Workflow:
     name: str
     description: str | None
     definition: JSON
+    structure: WorkflowDefinition = strawberry.field(resolver=_structure, description=STRUCTURE_DESCRIPTION)
     status: str
     version: int
     current_version: int
@@ -51,6 +61,7 @@ class WorkflowVersion:
     name: str
     description: str | None
     definition: JSON
+    structure: WorkflowDefinition = strawberry.field(resolver=_structure, description=STRUCTURE_DESCRIPTION)
     change_description: str | None
     created_at: datetime
 
