@@ -22,6 +22,7 @@ from resolvers.execution_plan import (
     all_steps,
     begin,
     end,
+    is_executable,
     mutable,
     next_phase,
     next_step_of,
@@ -134,11 +135,11 @@ class ExecutionEngine:
             phase["currentStep"] = step_index
             if step["status"] == "running" and step.get("taskId"):
                 return step["taskId"]  # a step the previous process was waiting on
-            work = step_work(execution.definition, phase_index, step_index, execution.input_parameters)
-            if work is None:
+            if not is_executable(execution.definition["phases"][phase_index]["steps"][step_index]):
                 end(step, "skipped")
                 await self._close_phase_if_done(execution, phases, phase_index)
                 continue
+            work = step_work(execution.definition, phase_index, step_index, execution.input_parameters)
             try:
                 task = await self._queue_step(execution, step["stepId"], work.title, work.prompt, work.task_type)
             except DomainError as refusal:

@@ -63,22 +63,28 @@ def initial_phases(definition: dict[str, Any]) -> Phases:
     ]
 
 
-def step_definition(definition: dict[str, Any], phase_index: int, step_index: int) -> dict[str, Any]:
-    return definition["phases"][phase_index]["steps"][step_index]
+def is_executable(step: dict[str, Any]) -> bool:
+    """A step runs as a task with `hasExecutableTask` or a prompt (`prompt`, or the legacy `qwenCodePrompt`)."""
+    return bool(step.get("prompt") or step.get("qwenCodePrompt") or step.get("hasExecutableTask"))
+
+
+def find_step(definition: dict[str, Any], step_id: str) -> tuple[int, int] | None:
+    """Where the step with this id sits in the definition, as (phase index, step index)."""
+    for phase_index, phase in enumerate(definition.get("phases") or []):
+        for step_index, step in enumerate(phase.get("steps") or []):
+            if step.get("id") == step_id:
+                return phase_index, step_index
+    return None
 
 
 def step_work(
     definition: dict[str, Any], phase_index: int, step_index: int, parameters: dict[str, Any] | None
-) -> StepWork | None:
-    """The task a step becomes, or None when the step has nothing to execute (it is then skipped).
-
-    A step is executable with `hasExecutableTask` or a prompt (`prompt`, or the legacy `qwenCodePrompt`).
+) -> StepWork:
+    """The task a step becomes: its prompt (a description of the step when it has none) with its task type.
     Input parameters follow an AI prompt as a list; a bash script gets them as exported variables."""
     phase = definition["phases"][phase_index]
     step = phase["steps"][step_index]
     text = step.get("prompt") or step.get("qwenCodePrompt")
-    if not text and not step.get("hasExecutableTask"):
-        return None
     task_type = step.get("taskType") or STEP_TASK_TYPE
     title = step.get("title") or step["id"]
     if not text:

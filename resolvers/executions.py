@@ -17,7 +17,7 @@ from resolvers import events, workflows
 from resolvers.access import member_org_ids, visible_project
 from resolvers.errors import DomainError, invalid, not_found
 from resolvers.events import StoredEvent
-from resolvers.execution_plan import EXECUTION_ENDS, initial_phases, step_work
+from resolvers.execution_plan import EXECUTION_ENDS, initial_phases, is_executable
 from resolvers.runtime import Caller, Runtime
 from resolvers.tx import writing
 from resolvers.validation import UNSET, one_of, optional_object, required_text
@@ -122,9 +122,7 @@ def _refuse(execution: WorkflowExecution, action: str, allowed: str) -> DomainEr
 
 def _needs_sandbox(execution: WorkflowExecution) -> bool:
     return any(
-        step_work(execution.definition, phase_index, step_index, None) is not None
-        for phase_index, phase in enumerate(execution.phases)
-        for step_index in range(len(phase["steps"]))
+        is_executable(step) for phase in execution.definition.get("phases") or [] for step in phase.get("steps") or []
     )
 
 

@@ -1,20 +1,10 @@
-"""The built-in three-phase lifecycle (contract §4.2): the steps a project follows when it is bound to no
-workflow of its own. Workflow-step tasks look their step up here."""
+"""The built-in three-phase lifecycle (contract §4.2): the template workflow, and the steps a project
+follows when it is bound to no workflow of its own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
-
-
-@dataclass(frozen=True)
-class LifecycleStep:
-    id: str
-    title: str
-    phase_id: str
-    phase_title: str
-
 
 _PHASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("rapid-prototyping", "Rapid prototyping"): (
@@ -47,17 +37,11 @@ _PHASES: dict[tuple[str, str], tuple[str, ...]] = {
     ),
 }
 
-STEPS: dict[str, LifecycleStep] = {
-    step_id: LifecycleStep(step_id, step_id.replace("-", " ").capitalize(), phase_id, phase_title)
-    for (phase_id, phase_title), step_ids in _PHASES.items()
-    for step_id in step_ids
-}
+STEP_IDS = tuple(step_id for step_ids in _PHASES.values() for step_id in step_ids)
 
 
-def step_prompt(step: LifecycleStep, additional_input: str | None) -> str:
-    """What a step asks of the AI: the step in its phase, then what the caller added."""
-    prompt = f"{step.phase_title}, step '{step.title}': carry out this step for the project in the current folder."
-    return f"{prompt}\n\n{additional_input}" if additional_input else prompt
+def _title(step_id: str) -> str:
+    return step_id.replace("-", " ").capitalize()
 
 
 def lifecycle_definition() -> dict[str, Any]:
@@ -67,7 +51,7 @@ def lifecycle_definition() -> dict[str, Any]:
         {
             "id": phase_id,
             "title": phase_title,
-            "steps": [{"id": step_id, "title": STEPS[step_id].title, "type": "process"} for step_id in step_ids],
+            "steps": [{"id": step_id, "title": _title(step_id), "type": "process"} for step_id in step_ids],
         }
         for (phase_id, phase_title), step_ids in _PHASES.items()
     ]

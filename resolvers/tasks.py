@@ -7,18 +7,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers import events
+from resolvers import events, workflows
 from resolvers.access import member_org_ids, visible_project, visible_task
 from resolvers.errors import DomainError, invalid
 from resolvers.events import StoredEvent
-from resolvers.lifecycle import STEPS, LifecycleStep, step_prompt
+from resolvers.execution_plan import StepWork, find_step, step_work
+from resolvers.lifecycle import lifecycle_definition
 from resolvers.runtime import Caller, Runtime
 from resolvers.task_runner import TASK_TYPES
 from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
 from resolvers.validation import UNSET, one_of, optional_object, optional_text, required_text
-from store.models import Project, Sandbox, Task, Workspace
+from store.models import Project, Sandbox, Task, WorkflowVersion, Workspace
 
 TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
 KINDS = ("workflow", "adhoc")
@@ -26,8 +28,6 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 50
 MAX_TASK_LIMIT = 64
 MAX_PROMPT = 100_000
-STEP_TASK_TYPE = "qwen"
-"""Workflow steps run as Qwen Code tasks, as the console labels them."""
 
 
 @dataclass(frozen=True)
@@ -87,27 +87,46 @@ async def execute_adhoc_task(
     return await _queue(rt, caller, project_id, task, kind)
 
 
-def _lifecycle_step(step_id: object, field: str) -> LifecycleStep:
-    checked = required_text(field, step_id, 100)
-    step = STEPS.get(checked)
-    if step is None:
-        raise invalid(field, f"{checked!r} is not a step of the project's workflow", "INVALID_VALUE")
-    return step
+async def _bound_definition(session: AsyncSession, caller: Caller, project: Project) -> dict[str, Any]:
+    """The definition of the project's workflow (its bound version when one is named); the built-in
+    lifecycle when it is bound to none, or to one that is gone or not visible to the caller."""
+    if project.workflow_version_id:
+        version = await session.get(WorkflowVersion, project.workflow_version_id)
+        if version is not None and version.workflow_id == project.workflow_id:
+            return version.definition
+    if project.workflow_id:
+        found = await workflows.workflows_in(session, caller, [project.workflow_id])
+        if project.workflow_id in found:
+            return found[project.workflow_id].definition
+    return lifecycle_definition()
+
+
+async def _project_step(rt: Runtime, caller: Caller, project_id: str, step_id: object) -> tuple[str, StepWork]:
+    """A step of the project's workflow, by id, and the task it becomes; 400 for a step it does not have."""
+    checked = required_text("stepId", step_id, 100)
+    async with rt.db.read() as session:
+        project, *_ = await visible_project(session, caller, project_id)
+        definition = await _bound_definition(session, caller, project)
+    position = find_step(definition, checked)
+    if position is None:
+        raise invalid("stepId", f"{checked!r} is not a step of the project's workflow", "INVALID_VALUE")
+    return checked, step_work(definition, *position, None)
 
 
 async def execute_step_task(
     rt: Runtime, caller: Caller, project_id: str, *, step_id: object, prompt: object, parameters: object = None
 ) -> Task:
-    """A task for a workflow step with the caller's own prompt (operation 39); it runs with the step's CLI, qwen."""
-    step = _lifecycle_step(step_id, "stepId")
+    """A task for a workflow step with the caller's own prompt (operation 39), run with the step's CLI."""
+    text = required_text("prompt", prompt, MAX_PROMPT)
+    checked, work = await _project_step(rt, caller, project_id, step_id)
     task = Task(
-        step_id=step.id,
-        title=step.title,
-        prompt=required_text("prompt", prompt, MAX_PROMPT),
+        step_id=checked,
+        title=work.title,
+        prompt=text,
         parameters=optional_object("parameters", parameters),
         is_adhoc=False,
     )
-    return await _queue(rt, caller, project_id, task, STEP_TASK_TYPE)
+    return await _queue(rt, caller, project_id, task, work.task_type)
 
 
 async def execute_workflow_step(
@@ -120,15 +139,16 @@ async def execute_workflow_step(
     parameters: object = None,
 ) -> Task:
     """Run a workflow step as a task (operation 45): the step's prompt, then the caller's additional input."""
-    step = _lifecycle_step(step_id, "stepId")
+    extra = optional_text("additionalInput", additional_input, MAX_PROMPT)
+    checked, work = await _project_step(rt, caller, project_id, step_id)
     task = Task(
-        step_id=step.id,
-        title=step.title,
-        prompt=step_prompt(step, optional_text("additionalInput", additional_input, MAX_PROMPT)),
+        step_id=checked,
+        title=work.title,
+        prompt=f"{work.prompt}\n\n{extra}" if extra else work.prompt,
         parameters=optional_object("parameters", parameters),
         is_adhoc=False,
     )
-    return await _queue(rt, caller, project_id, task, STEP_TASK_TYPE)
+    return await _queue(rt, caller, project_id, task, work.task_type)
 
 
 async def _queue(rt: Runtime, caller: Caller, project_id: str, task: Task, kind: str) -> Task:

@@ -260,8 +260,13 @@ async def get_version(rt: Runtime, caller: Caller, version_id: str) -> WorkflowV
         return version
 
 
+async def workflows_in(session: AsyncSession, caller: Caller, ids: Sequence[str]) -> dict[str, Workflow]:
+    """The visible ones among several workflows, in one query."""
+    found = await session.scalars(select(Workflow).where(Workflow.id.in_(ids), _visible(caller)))
+    return {workflow.id: workflow for workflow in found}
+
+
 async def workflows_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, Workflow]:
-    """The visible ones among several workflows, in one query (for projects' bound workflows)."""
+    """The visible ones among several workflows (for projects' bound workflows)."""
     async with rt.db.read() as session:
-        found = await session.scalars(select(Workflow).where(Workflow.id.in_(ids), _visible(caller)))
-        return {workflow.id: workflow for workflow in found}
+        return await workflows_in(session, caller, ids)

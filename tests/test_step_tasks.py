@@ -10,6 +10,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import Api, LiveServer
+from tests.test_executions import bash_step, published_workflow
 from tests.test_progress import progress_url, receive_until, wait_for_subscribers
 from tests.test_tasks import Project, install_fake_cli, sandbox_project, task_settings, wait_for_task
 
@@ -113,3 +114,25 @@ def test_another_user_cannot_run_steps(
     assert other.post(f"/projects/{step_project.id}/tasks", {"stepId": "design", "prompt": "x"}).status_code == 404
     assert other.post(f"/projects/{step_project.id}/workflow/steps/design/execute", {}).status_code == 404
     assert sandbox_owner.get(f"/projects/{step_project.id}/tasks").json()["total"] == 0
+
+
+def test_steps_come_from_the_workflow_the_project_is_bound_to(
+    sandbox_server: LiveServer, sandbox_owner: Api, step_project: Project
+) -> None:
+    definition = {
+        "phases": [{"id": "ship", "title": "Ship", "steps": [bash_step("package", "echo packaging $0 > pkg.txt")]}]
+    }
+    workflow = published_workflow(sandbox_owner, definition)
+    bound = sandbox_owner.put(f"/projects/{step_project.id}", {"workflowId": workflow["id"]})
+    assert bound.status_code == 200, bound.text
+    body = sandbox_owner.post(f"/projects/{step_project.id}/workflow/steps/package/execute", {}).json()
+    task = wait_for_task(sandbox_owner, step_project.id, body["taskId"])
+    assert (task["status"], task["taskType"], task["title"], task["stepId"]) == (
+        "completed",
+        "bash",
+        "PACKAGE",
+        "package",
+    )
+    assert (step_project.folder / "pkg.txt").read_text().startswith("packaging")
+    refused = sandbox_owner.post(f"/projects/{step_project.id}/tasks", {"stepId": "design", "prompt": "x"})
+    assert refused.status_code == 400 and "project's workflow" in refused.json()["message"]
