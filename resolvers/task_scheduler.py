@@ -7,6 +7,7 @@ per-project lock that cancelling also takes, so a task is either claimed or canc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -26,6 +27,8 @@ log = logging.getLogger("orchestrator.tasks")
 
 INTERRUPTED = "The server stopped while the task was running"
 FINISHED = ("completed", "failed", "cancelled")
+RECHECK_SECONDS = 30.0
+"""How often a waiter on a task's end reads its record again even without an announcement."""
 FLUSH_SECONDS = 1.0
 """How often a running task's output so far is written to its record, for readers of the task."""
 
@@ -103,9 +106,13 @@ class TaskScheduler:
                     task = await session.get(Task, task_id)
                 if task is None or task.status in FINISHED:
                     return task
-                await ended
-                ended = asyncio.get_running_loop().create_future()
-                self._finish_waiters.setdefault(task_id, set()).add(ended)
+                # The end is announced by this process; the periodic look also notices a task deleted
+                # with its project while it waited, which no announcement covers.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(ended), RECHECK_SECONDS)
+                if ended.done():
+                    ended = asyncio.get_running_loop().create_future()
+                    self._finish_waiters.setdefault(task_id, set()).add(ended)
         finally:
             waiters = self._finish_waiters.get(task_id, set())
             waiters.discard(ended)
