@@ -3,16 +3,29 @@ anything else answers exactly as if it did not exist."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from resolvers.errors import DomainError, not_found
 from resolvers.runtime import Caller
-from store.models import Organization, OrganizationMember, Project, Sandbox, SandboxOperation, Task, Workspace
+from store.models import (
+    Organization,
+    OrganizationMember,
+    Project,
+    Sandbox,
+    SandboxOperation,
+    Task,
+    WorkflowExecution,
+    Workspace,
+)
 
 OWNER = "owner"
 MEMBER = "member"
 ROLES = (OWNER, MEMBER)
+T = TypeVar("T")
 
 
 MEMBER_ORG_IDS = select(OrganizationMember.organization_id).where(OrganizationMember.user_id == bindparam("caller_id"))
@@ -89,13 +102,20 @@ async def visible_sandbox(
     return row[0], row[1], row[2], row[3]
 
 
-async def visible_operation(session: AsyncSession, caller: Caller, operation_id: str) -> SandboxOperation:
-    operation = await session.scalar(
-        select(SandboxOperation)
-        .join(Project, Project.id == SandboxOperation.project_id)
+def in_visible_project(
+    query: Select[tuple[T]], project_id: InstrumentedAttribute[str], caller: Caller
+) -> Select[tuple[T]]:
+    """Narrow a query of objects that belong to a project (through `project_id`) to the caller's organizations."""
+    return (
+        query.join(Project, Project.id == project_id)
         .join(Workspace, Workspace.id == Project.workspace_id)
-        .where(SandboxOperation.id == operation_id, Workspace.organization_id.in_(member_org_ids(caller)))
+        .where(Workspace.organization_id.in_(member_org_ids(caller)))
     )
+
+
+async def visible_operation(session: AsyncSession, caller: Caller, operation_id: str) -> SandboxOperation:
+    query = select(SandboxOperation).where(SandboxOperation.id == operation_id)
+    operation = await session.scalar(in_visible_project(query, SandboxOperation.project_id, caller))
     if operation is None:
         raise DomainError("OPERATION_NOT_FOUND", f"Operation {operation_id} not found", {"id": operation_id})
     return operation
@@ -103,15 +123,18 @@ async def visible_operation(session: AsyncSession, caller: Caller, operation_id:
 
 async def visible_task(session: AsyncSession, caller: Caller, project_id: str | None, task_id: str) -> Task:
     """A task of a project the caller may see (of `project_id` when given); 404 (as for a missing one) otherwise."""
-    query = (
-        select(Task)
-        .join(Project, Project.id == Task.project_id)
-        .join(Workspace, Workspace.id == Project.workspace_id)
-        .where(Task.id == task_id, Workspace.organization_id.in_(member_org_ids(caller)))
-    )
+    query = in_visible_project(select(Task).where(Task.id == task_id), Task.project_id, caller)
     if project_id is not None:
         query = query.where(Task.project_id == project_id)
     task = await session.scalar(query)
     if task is None:
         raise not_found("task", task_id)
     return task
+
+
+async def visible_execution(session: AsyncSession, caller: Caller, execution_id: str) -> WorkflowExecution:
+    query = select(WorkflowExecution).where(WorkflowExecution.id == execution_id)
+    execution = await session.scalar(in_visible_project(query, WorkflowExecution.project_id, caller))
+    if execution is None:
+        raise DomainError("NOT_FOUND", f"Execution {execution_id} not found", {"id": execution_id})
+    return execution

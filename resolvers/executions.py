@@ -14,30 +14,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import events, workflows
-from resolvers.access import member_org_ids, visible_project
+from resolvers.access import in_visible_project, visible_execution, visible_project
 from resolvers.errors import DomainError, invalid, not_found
 from resolvers.events import StoredEvent
 from resolvers.execution_plan import EXECUTION_ENDS, initial_phases, is_executable
 from resolvers.runtime import Caller, Runtime
 from resolvers.tx import writing
 from resolvers.validation import UNSET, one_of, optional_object, required_text
-from store.models import Project, Sandbox, Workflow, WorkflowExecution, WorkflowVersion, Workspace, utcnow
+from store.models import Sandbox, Workflow, WorkflowExecution, WorkflowVersion, utcnow
 
 STATUSES = ("pending", "initializing", "running", "paused", "completed", "failed", "cancelled")
 TRIGGERS = ("manual", "api", "schedule")
 MAX_PAGE = 100
-
-
-async def _visible(session: AsyncSession, caller: Caller, execution_id: str) -> WorkflowExecution:
-    execution = await session.scalar(
-        select(WorkflowExecution)
-        .join(Project, Project.id == WorkflowExecution.project_id)
-        .join(Workspace, Workspace.id == Project.workspace_id)
-        .where(WorkflowExecution.id == execution_id, Workspace.organization_id.in_(member_org_ids(caller)))
-    )
-    if execution is None:
-        raise DomainError("NOT_FOUND", f"Execution {execution_id} not found", {"id": execution_id})
-    return execution
 
 
 def _version_number(value: Any) -> int | None:
@@ -105,10 +93,10 @@ async def create_execution(
 async def _transition(rt: Runtime, caller: Caller, execution_id: str) -> AsyncIterator[WorkflowExecution]:
     """The execution, read again under its lock, for a change of its state."""
     async with rt.db.read() as session:
-        await _visible(session, caller, execution_id)  # 404 before a lock is made for an unknown id
+        await visible_execution(session, caller, execution_id)  # 404 before a lock is made for an unknown id
     async with rt.executions.lock(execution_id):
         async with rt.db.read() as session:
-            execution = await _visible(session, caller, execution_id)
+            execution = await visible_execution(session, caller, execution_id)
         yield execution
 
 
@@ -175,7 +163,7 @@ async def cancel_execution(rt: Runtime, caller: Caller, execution_id: str) -> Wo
 
 async def get_execution(rt: Runtime, caller: Caller, execution_id: str) -> WorkflowExecution:
     async with rt.db.read() as session:
-        return await _visible(session, caller, execution_id)
+        return await visible_execution(session, caller, execution_id)
 
 
 def _statuses(values: Sequence[str]) -> list[str]:
@@ -209,14 +197,12 @@ async def list_workflow_executions(rt: Runtime, caller: Caller, workflow_id: str
     """The workflow's executions in projects the caller may see, newest first."""
     async with rt.db.read() as session:
         await workflows.visible_workflow(session, caller, workflow_id)
-        query = (
-            select(WorkflowExecution)
-            .join(Project, Project.id == WorkflowExecution.project_id)
-            .join(Workspace, Workspace.id == Project.workspace_id)
-            .where(WorkflowExecution.workflow_id == workflow_id, Workspace.organization_id.in_(member_org_ids(caller)))
-            .order_by(WorkflowExecution.created_at.desc(), WorkflowExecution.id)
-            .limit(MAX_PAGE)
+        query = in_visible_project(
+            select(WorkflowExecution).where(WorkflowExecution.workflow_id == workflow_id),
+            WorkflowExecution.project_id,
+            caller,
         )
+        query = query.order_by(WorkflowExecution.created_at.desc(), WorkflowExecution.id).limit(MAX_PAGE)
         return (await session.scalars(query)).all()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import events, workflows
-from resolvers.access import member_org_ids, visible_project, visible_task
+from resolvers.access import in_visible_project, visible_project, visible_task
 from resolvers.errors import DomainError, invalid
 from resolvers.events import StoredEvent
 from resolvers.execution_plan import StepWork, find_step, step_work
@@ -20,7 +20,7 @@ from resolvers.task_runner import TASK_TYPES
 from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
 from resolvers.validation import UNSET, one_of, optional_object, optional_text, required_text
-from store.models import Project, Sandbox, Task, WorkflowVersion, Workspace
+from store.models import Project, Sandbox, Task, WorkflowVersion
 
 TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
 KINDS = ("workflow", "adhoc")
@@ -281,11 +281,6 @@ async def follow_task(
 
 async def tasks_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, Task]:
     """The visible ones among several tasks, in one query (for the tasks of an execution's steps)."""
-    query = (
-        select(Task)
-        .join(Project, Project.id == Task.project_id)
-        .join(Workspace, Workspace.id == Project.workspace_id)
-        .where(Task.id.in_(ids), Workspace.organization_id.in_(member_org_ids(caller)))
-    )
+    query = in_visible_project(select(Task).where(Task.id.in_(ids)), Task.project_id, caller)
     async with rt.db.read() as session:
         return {task.id: task for task in await session.scalars(query)}

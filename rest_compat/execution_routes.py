@@ -4,12 +4,14 @@ These are registered before the `/workflows/{id}` routes, so `executions` and `p
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
+from starlette.routing import Route
 
 from resolvers import executions
-from resolvers.runtime import Caller
+from resolvers.runtime import Caller, Runtime
 from resolvers.validation import UNSET
 from rest_compat.http import endpoint, field, read_body, runtime
 from rest_compat.shapes import execution_json, step_execution_json
@@ -44,28 +46,25 @@ async def list_workflow_executions(request: Request, caller: Caller) -> Any:
     return [execution_json(execution) for execution in found]
 
 
-@endpoint("POST", "/workflows/executions/{executionId}/start")
-async def start_execution(request: Request, caller: Caller) -> Any:
-    execution = await executions.start_execution(runtime(request), caller, _execution(request))
-    return _answer(execution, "Execution started")
+Transition = Callable[[Runtime, Caller, str], Awaitable[WorkflowExecution]]
 
 
-@endpoint("POST", "/workflows/executions/{executionId}/pause")
-async def pause_execution(request: Request, caller: Caller) -> Any:
-    execution = await executions.pause_execution(runtime(request), caller, _execution(request))
-    return _answer(execution, "Execution paused; the running step finishes first")
+def _transition(action: str, change: Transition, message: str) -> Route:
+    """`POST /workflows/executions/{executionId}/<action>` (operations 32, 35-37)."""
+
+    async def handle(request: Request, caller: Caller) -> Any:
+        return _answer(await change(runtime(request), caller, _execution(request)), message)
+
+    handle.__name__ = f"{action}_execution"
+    return endpoint("POST", f"/workflows/executions/{{executionId}}/{action}")(handle)
 
 
-@endpoint("POST", "/workflows/executions/{executionId}/resume")
-async def resume_execution(request: Request, caller: Caller) -> Any:
-    execution = await executions.resume_execution(runtime(request), caller, _execution(request))
-    return _answer(execution, "Execution resumed")
-
-
-@endpoint("POST", "/workflows/executions/{executionId}/cancel")
-async def cancel_execution(request: Request, caller: Caller) -> Any:
-    execution = await executions.cancel_execution(runtime(request), caller, _execution(request))
-    return _answer(execution, "Execution cancelled")
+TRANSITIONS = [
+    _transition("start", executions.start_execution, "Execution started"),
+    _transition("pause", executions.pause_execution, "Execution paused; the running step finishes first"),
+    _transition("resume", executions.resume_execution, "Execution resumed"),
+    _transition("cancel", executions.cancel_execution, "Execution cancelled"),
+]
 
 
 @endpoint("GET", "/workflows/executions/{executionId}")
@@ -91,10 +90,7 @@ async def list_project_executions(request: Request, caller: Caller) -> Any:
 
 
 routes = [
-    start_execution,
-    pause_execution,
-    resume_execution,
-    cancel_execution,
+    *TRANSITIONS,
     get_execution,
     get_step_execution,
     list_project_executions,
