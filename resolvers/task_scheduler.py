@@ -135,8 +135,10 @@ class TaskScheduler:
                 )
             runner = self._running.get(task.id)
         if dropped.rowcount == 1:  # type: ignore[attr-defined]
-            self._announce_end(task.id)
-            await self._event(task, "task_cancelled", task=task.title)
+            try:
+                await self._event(task, "task_cancelled", task=task.title)
+            finally:
+                self._announce_end(task.id)
             return
         if runner is None:
             raise DomainError("INVALID_STATUS", f"Task {task.id} is not queued or running", {"status": task.status})
@@ -256,14 +258,16 @@ class TaskScheduler:
             end_time=utcnow(),
             duration=duration,
         )
-        self._announce_end(task.id)
-        await self._step_progress(task, "completed" if status == "completed" else "failed", 100)
-        if status == "completed":
-            await self._event(task, "task_completed", task=task.title, output=output, duration=duration)
-        elif status == "failed":
-            await self._event(task, "task_failed", task=task.title, error=error, output=output)
-        else:
-            await self._event(task, "task_cancelled", task=task.title)
+        try:
+            await self._step_progress(task, "completed" if status == "completed" else "failed", 100)
+            if status == "completed":
+                await self._event(task, "task_completed", task=task.title, output=output, duration=duration)
+            elif status == "failed":
+                await self._event(task, "task_failed", task=task.title, error=error, output=output)
+            else:
+                await self._event(task, "task_cancelled", task=task.title)
+        finally:
+            self._announce_end(task.id)  # after its events, so a waiting execution's events follow them
 
     async def reconcile(self) -> tuple[int, int]:
         """At start: tasks left running are failed with the reason; queued ones are scheduled again."""

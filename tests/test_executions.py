@@ -194,6 +194,13 @@ def test_three_phases_of_bash_steps_run_in_order_and_complete(sandbox_server: Li
     assert [e["phase"] for e in started] == ["Rapid prototyping", "Automated QA", "Optimization"]
     task_ends = [e["taskId"] for e in events if e["type"] == "task_completed"]
     assert task_ends == [tasks[s]["id"] for s in ("p1", "p2", "q1", "o1")]
+    step_runs = ["task_queued", "task_started", "task_completed"]
+    interleaved = [e["type"] for e in events if e["type"] in step_runs or e["type"].startswith("workflow_phase")]
+    assert interleaved == [
+        "workflow_phase_started", *step_runs, *step_runs, "workflow_phase_completed",
+        "workflow_phase_started", *step_runs, "workflow_phase_completed",
+        "workflow_phase_started", *step_runs, "workflow_phase_completed",
+    ]  # fmt: skip
 
     listed = sandbox_owner.get(f"/workflows/projects/{project.id}/executions", params={"status": "completed"})
     assert [e["id"] for e in listed.json()["executions"]] == [execution_id]
