@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from resolvers import events
 from resolvers.errors import DomainError
@@ -75,13 +75,13 @@ class ExecutionEngine:
             return await session.get(WorkflowExecution, execution_id)
 
     async def save(self, execution: WorkflowExecution, **values: Any) -> None:
+        """Store changed columns (a vanished execution, deleted with its project, stays vanished)."""
         async with writing(self.rt) as session:
-            stored = await session.get(WorkflowExecution, execution.id)
-            if stored is None:
-                return
-            for name, value in values.items():
-                setattr(stored, name, value)
-                setattr(execution, name, value)
+            await session.execute(
+                update(WorkflowExecution).where(WorkflowExecution.id == execution.id).values(**values)
+            )
+        for name, value in values.items():
+            setattr(execution, name, value)
 
     async def _drive(self, execution_id: str) -> None:
         try:
