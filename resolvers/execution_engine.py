@@ -35,7 +35,7 @@ from resolvers.task_scheduler import FINISHED as TASK_ENDS
 from resolvers.task_scheduler import INTERRUPTED
 from resolvers.tasks import enqueue
 from resolvers.tx import writing
-from store.models import Sandbox, Task, WorkflowExecution, utcnow
+from store.models import Sandbox, Task, WorkflowExecution, new_id, utcnow
 
 log = logging.getLogger("orchestrator.executions")
 
@@ -140,33 +140,37 @@ class ExecutionEngine:
                 await self._close_phase_if_done(execution, phases, phase_index)
                 continue
             work = step_work(execution.definition, phase_index, step_index, execution.input_parameters)
-            try:
-                task = await self._queue_step(execution, step["stepId"], work.title, work.prompt, work.task_type)
-            except DomainError as refusal:
-                begin(step)
-                end(step, "failed", error=refusal.message)
-                await self._fail(execution, phases, f"Step '{step['name']}' could not start: {refusal.message}")
-                return None
+            # The step names its task before the task exists: a crash between the two leaves a step whose
+            # task is missing, which runs again, never a task that no step knows.
+            task = Task(
+                id=new_id(),
+                step_id=step["stepId"],
+                title=work.title,
+                prompt=work.prompt,
+                parameters=execution.input_parameters,
+                is_adhoc=False,
+                execution_id=execution.id,
+            )
             begin(step)
             step["taskId"] = task.id
             await self.save(execution, phases=phases, current_phase=phase_index)
+            try:
+                await self._queue(execution, task, work.task_type)
+            except DomainError as refusal:
+                step["taskId"] = None
+                end(step, "failed", error=refusal.message)
+                await self._fail(execution, phases, f"Step '{step['name']}' could not start: {refusal.message}")
+                return None
             return task.id
 
-    async def _queue_step(self, execution: WorkflowExecution, step_id: str, title: str, prompt: str, kind: str) -> Task:
+    async def _queue(self, execution: WorkflowExecution, task: Task, kind: str) -> None:
         async with self.rt.db.read() as session:
             record = await session.scalar(select(Sandbox).where(Sandbox.project_id == execution.project_id))
-        task = Task(
-            step_id=step_id,
-            title=title,
-            prompt=prompt,
-            parameters=execution.input_parameters,
-            is_adhoc=False,
-            execution_id=execution.id,
-        )
-        return await enqueue(self.rt, execution.project_id, record, task, kind, execution.user_id)
+        await enqueue(self.rt, execution.project_id, record, task, kind, execution.user_id)
 
     async def _settle(self, execution_id: str, task_id: str, task: Task | None) -> None:
-        """Record how the step's task ended. A task the server's stop interrupted runs its step again."""
+        """Record how the step's task ended. A step whose task the server's stop interrupted, or whose task
+        was never stored (a crash in between), runs again."""
         execution = await self._load(execution_id)
         if execution is None or execution.status in EXECUTION_ENDS:
             return
@@ -174,7 +178,7 @@ class ExecutionEngine:
         phase_index, step = _step_of_task(phases, task_id)
         if step is None:
             return
-        if task is not None and task.status == "failed" and task.error == INTERRUPTED:
+        if task is None or (task.status == "failed" and task.error == INTERRUPTED):
             step["status"], step["taskId"] = "pending", None
             await self.save(execution, phases=phases)
             return
@@ -182,10 +186,8 @@ class ExecutionEngine:
             end(step, "completed", output=tail(task.result))
             await self._close_phase_if_done(execution, phases, phase_index)
             return
-        error = (task.error if task is not None else None) or (
-            "The step's task was cancelled" if task is not None else "The step's task no longer exists"
-        )
-        end(step, "failed", output=tail(task.terminal_output) if task else None, error=error)
+        error = task.error or "The step's task was cancelled"
+        end(step, "failed", output=tail(task.terminal_output), error=error)
         await self._fail(execution, phases, f"Step '{step['name']}' failed: {error}")
 
     async def _close_phase_if_done(

@@ -356,3 +356,23 @@ def test_a_workflow_with_a_running_execution_cannot_be_deleted(sandbox_server: L
     assert sandbox_owner.delete(f"/workflows/{workflow['id']}").status_code == 204
     kept = execution(sandbox_owner, execution_id)
     assert (kept["status"], kept["workflowId"], kept["workflowName"]) == ("cancelled", workflow["id"], "Flow")
+
+
+def test_a_step_that_cannot_start_fails_the_execution(sandbox_server: LiveServer, sandbox_owner: Api) -> None:
+    project = sandbox_project(sandbox_server, sandbox_owner)
+    definition = {"phases": [{"id": "a", "steps": [bash_step("one", "sleep 1"), bash_step("two", "echo two")]}]}
+    execution_id = create_execution(sandbox_owner, published_workflow(sandbox_owner, definition)["id"], project.id)
+    act(sandbox_owner, execution_id, "start")
+    wait_for_step_task(sandbox_owner, execution_id, "one")
+    act(sandbox_owner, execution_id, "pause")
+    wait_for_execution(sandbox_owner, execution_id, ("paused",))
+    deadline = time.monotonic() + 30
+    while steps_of(execution(sandbox_owner, execution_id))["one"]["status"] != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert sandbox_owner.delete(f"/flexy/{project.sandbox['id']}").status_code == 204
+    act(sandbox_owner, execution_id, "resume")
+    failed = wait_for_execution(sandbox_owner, execution_id)
+    assert failed["status"] == "failed" and "could not start" in failed["error"], failed
+    two = steps_of(failed)["two"]
+    assert (two["status"], two["taskId"]) == ("failed", None) and "no sandbox" in two["error"]
