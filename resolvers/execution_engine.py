@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 from sqlalchemy import select, update
@@ -47,10 +48,14 @@ class ExecutionEngine:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._drivers: dict[str, asyncio.Task[None]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def lock(self, execution_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(execution_id, asyncio.Lock())
+        """The execution's lock; kept only while someone holds or waits for it, so idle ones cost nothing."""
+        lock = self._locks.get(execution_id)
+        if lock is None:
+            lock = self._locks[execution_id] = asyncio.Lock()
+        return lock
 
     def drive(self, execution_id: str) -> None:
         """Run the execution on, unless a driver already does; call with its lock held."""
