@@ -12,6 +12,7 @@ from sandbox.base import SandboxBackend
 from store.config import Settings
 from store.db import Database
 from store.events import EventLog
+from store.memory_vectors import MemoryVectors
 
 if TYPE_CHECKING:
     from resolvers.sandbox_operations import SandboxOperations
@@ -26,6 +27,7 @@ class Runtime:
     login_throttle: LoginThrottle
     events: EventLog
     backend: SandboxBackend
+    memory: MemoryVectors
     operations: SandboxOperations = field(init=False)
     tasks: TaskScheduler = field(init=False)
     auth_cache: AuthCache = field(default_factory=AuthCache)

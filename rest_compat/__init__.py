@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from rest_compat import (
     auth_routes,
     flexy_routes,
+    memory_routes,
     misc_routes,
     progress_socket,
     task_routes,
@@ -40,6 +41,7 @@ def build_api() -> Starlette:
             *flexy_routes.routes,
             *task_routes.routes,
             *workflow_routes.routes,
+            *memory_routes.routes,
             progress_socket.route,
         ],
         exception_handlers={HTTPException: _http_error},
