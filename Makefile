@@ -14,6 +14,9 @@ system-deps:
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU wheel (2.13.0+cpu, from pip's find-links) outranks the CUDA build of
+	# the same version, and nothing later may pull another torch (with gigabytes of CUDA libraries).
+	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 

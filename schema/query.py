@@ -21,6 +21,7 @@ from resolvers import (
 from resolvers.errors import DomainError
 from resolvers.health import uptime_seconds
 from schema.context import Context
+from schema.memory_fields import MemoryQueries
 from schema.sandbox_types import Sandbox, SandboxImage, SandboxOperation
 from schema.task_types import Task, TaskPage
 from schema.types import (
@@ -39,7 +40,7 @@ GraphInfo = Info[Context, None]
 
 
 @strawberry.type
-class Query(WorkflowQueries):
+class Query(MemoryQueries, WorkflowQueries):
     @strawberry.field(description="Liveness; needs no token.")
     def health(self, info: GraphInfo) -> Health:
         return Health(status="ok", uptime=uptime_seconds(info.context.rt))
