@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from rest_compat import (
     auth_routes,
     flexy_routes,
+    import_routes,
     memory_routes,
     misc_routes,
     progress_socket,
@@ -41,6 +42,7 @@ def build_api() -> Starlette:
             *flexy_routes.routes,
             *task_routes.routes,
             *workflow_routes.routes,
+            *import_routes.routes,
             *memory_routes.routes,
             progress_socket.route,
         ],

@@ -323,6 +323,10 @@ class TrackedFile(Base):
     file_path: Mapped[str] = mapped_column(String(1024))
     file_hash: Mapped[str] = mapped_column(String(64))
     memory_ids: Mapped[list[str]] = mapped_column(JSON)
+    memory_type: Mapped[str] = mapped_column(String(64))
+    visibility: Mapped[str] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    """What a re-import gives the file's new chunks: what it was first imported with."""
     last_import: Mapped[datetime] = mapped_column(default=utcnow)
     last_sync: Mapped[datetime | None] = mapped_column(default=None)
 
