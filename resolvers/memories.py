@@ -103,7 +103,7 @@ def offset_of(value: object) -> int:
     return value
 
 
-def new_memory(path: ScopePath, checked: CheckedDraft, caller: Caller) -> Memory:
+def new_memory(path: ScopePath, checked: CheckedDraft, created_by_id: str | None) -> Memory:
     return Memory(
         id=new_id(),
         scope=checked.scope,
@@ -114,7 +114,7 @@ def new_memory(path: ScopePath, checked: CheckedDraft, caller: Caller) -> Memory
         tags=checked.tags,
         source=checked.source,
         custom=checked.custom,
-        created_by_id=caller.user_id,
+        created_by_id=created_by_id,
     )
 
 
@@ -138,7 +138,7 @@ async def get_memory(rt: Runtime, caller: Caller, memory_id: str) -> Memory:
 async def create_memory(rt: Runtime, caller: Caller, draft: MemoryDraft) -> Memory:
     checked = check_draft(draft)
     path = await scope_path(rt, caller, checked.scope, checked.scope_id)
-    memory = new_memory(path, checked, caller)
+    memory = new_memory(path, checked, caller.user_id)
     vectors = await embed(rt, [checked.content])
     set_content(rt, memory, checked.content, vectors[0])
     await save_memories(rt, [memory], vectors)
@@ -170,7 +170,7 @@ async def upsert_memory(rt: Runtime, caller: Caller, draft: MemoryDraft, unique_
         memory = await session.scalar(query.order_by(Memory.created_at).limit(1))
     created = memory is None
     if memory is None:
-        memory = new_memory(path, checked, caller)
+        memory = new_memory(path, checked, caller.user_id)
         memory.unique_key, memory.unique_value = key, value
     else:
         memory.memory_type, memory.visibility, memory.tags = checked.memory_type, checked.visibility, checked.tags

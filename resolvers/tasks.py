@@ -14,6 +14,7 @@ from resolvers.errors import DomainError, invalid
 from resolvers.events import StoredEvent
 from resolvers.lifecycle import STEPS, LifecycleStep, step_prompt
 from resolvers.runtime import Caller, Runtime
+from resolvers.task_context import check_context_memories
 from resolvers.task_runner import TASK_TYPES
 from resolvers.tx import writing
 from resolvers.validation import UNSET, one_of, optional_object, optional_text, required_text
@@ -83,6 +84,7 @@ async def execute_adhoc_task(
         context_memory_ids=_memory_ids(context_memory_ids),
     )
     project, _ = await _project_sandbox(rt, caller, project_id)
+    await check_context_memories(rt, caller, task.context_memory_ids)
     kind = _default_type(project) if task_type in (None, UNSET, "") else one_of("taskType", task_type, TASK_TYPES)
     return await _queue(rt, caller, project_id, task, kind)
 

@@ -146,3 +146,52 @@ class ContextHealth:
 class UpsertedMemory:
     memory: Memory
     created: bool = strawberry.field(description="True when no memory matched and a new one was made.")
+
+
+@strawberry.type
+class ImportResult:
+    files_imported: int
+    memories_created: int
+    chunks_created: int
+    errors: list[str]
+
+
+@strawberry.type
+class SyncResult:
+    files_synced: int
+    memories_updated: int
+    memories_created: int
+    memories_deleted: int
+    modified: int
+    new: int
+    deleted: int
+
+
+@strawberry.type
+class TrackedFile:
+    file_path: str = strawberry.field(description="Relative to BASE_ROOT.")
+    file_hash: str
+    scope: str
+    scope_id: str
+    memory_ids: list[str]
+    last_import: datetime
+    last_sync: datetime | None
+
+    @classmethod
+    def of(cls, record: models.TrackedFile) -> TrackedFile:
+        return cls(
+            file_path=record.file_path,
+            file_hash=record.file_hash,
+            scope=record.scope,
+            scope_id=record.scope_id,
+            memory_ids=list(record.memory_ids),
+            last_import=record.last_import,
+            last_sync=record.last_sync,
+        )
+
+
+@strawberry.type
+class TaskContext:
+    injected_memories: list[Memory]
+    generated_memory: Memory | None
+    retrieved: int = strawberry.field(description="How many context memories the task asked for.")

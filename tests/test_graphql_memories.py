@@ -118,3 +118,48 @@ def test_others_memories_do_not_exist_and_bad_input_names_the_field(
         {"p": tree.project["id"]},
     )
     assert "limit" in over["errors"][0]["message"]
+
+
+def test_imports_and_sync_through_mutations(server, alice: Api, tree: Tree) -> None:
+    wait_healthy(alice)
+    pid = tree.project["id"]
+    folder = server.settings.base_root / tree.org["folderPath"] / tree.workspace["folderPath"]
+    (folder / tree.project["folderPath"] / "notes.md").write_text("# Notes\n\nFirst version.\n")
+    imported = alice.graphql(
+        """mutation($p: ID!) { importDocument(filePath: "notes.md", scope: "project", scopeId: $p) {
+             filesImported memoriesCreated chunksCreated errors } }""",
+        {"p": pid},
+    )
+    assert imported["data"]["importDocument"] == {
+        "filesImported": 1,
+        "memoriesCreated": 1,
+        "chunksCreated": 1,
+        "errors": [],
+    }
+    content = alice.graphql(
+        """mutation($p: ID!) { importContent(content: "# A\\n\\none\\n\\n# B\\n\\ntwo", scope: "project", scopeId: $p) {
+             chunksCreated } }""",
+        {"p": pid},
+    )
+    assert content["data"]["importContent"]["chunksCreated"] == 2
+    (folder / tree.project["folderPath"] / "notes.md").write_text("# Notes\n\nSecond version.\n")
+    synced = alice.graphql(
+        """mutation($p: ID!) { syncFile(filePath: "notes.md", scope: "project", scopeId: $p) {
+             filesSynced memoriesUpdated modified } }""",
+        {"p": pid},
+    )
+    assert synced["data"]["syncFile"] == {"filesSynced": 1, "memoriesUpdated": 1, "modified": 1}
+    tracked = alice.graphql(
+        'query($p: ID!) { trackedFiles(scope: "project", scopeId: $p) { filePath memoryIds lastSync } }', {"p": pid}
+    )["data"]["trackedFiles"]
+    assert len(tracked) == 1 and tracked[0]["filePath"].endswith("/notes.md") and tracked[0]["lastSync"]
+    memory = alice.graphql("query($id: ID!) { memory(id: $id) { content } }", {"id": tracked[0]["memoryIds"][0]})[
+        "data"
+    ]["memory"]
+    assert memory["content"] == "# Notes\n\nSecond version."
+    outside = alice.graphql(
+        'mutation($p: ID!) { importDocument(filePath: "/etc/passwd", scope: "project", scopeId: $p) { errors } }',
+        {"p": pid},
+    )
+    assert outside["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+    assert "file_path" in outside["errors"][0]["message"]
