@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/rest_vs_graphql.py
 	$(BIN)/python bench/event_fanout.py
 	$(BIN)/python bench/task_overhead.py
+	$(BIN)/python bench/memory_search.py
 
 clean:
 	rm -rf $(VENV) tests/sdk/node_modules .pytest_cache .ruff_cache

@@ -36,6 +36,27 @@ MAX_FOLDER_FILES = 2000
 
 
 @dataclass(frozen=True)
+class ImportTarget:
+    """Where imported text goes and how its memories are labelled, as the caller sent it."""
+
+    scope: object
+    scope_id: object
+    memory_type: object = None
+    visibility: object = None
+    tags: object = None
+    chunk_content: object = None
+
+
+@dataclass(frozen=True)
+class FolderRequest:
+    """A folder to import or sync, as the caller sent it: recursive by default, markdown and text files."""
+
+    folder_path: object
+    recursive: object = None
+    file_extensions: object = None
+
+
+@dataclass(frozen=True)
 class ImportOptions:
     memory_type: str
     visibility: str
@@ -81,6 +102,13 @@ def import_options(
         tags=tags_of(tags),
         chunk=optional_bool("chunk_content", chunk_content, True),
     )
+
+
+async def _resolve(rt: Runtime, caller: Caller, target: ImportTarget) -> tuple[ScopePath, ImportOptions]:
+    """The target's scope (404 when the caller may not see it) and its checked labels."""
+    scope, scope_id = check_scope(target.scope, target.scope_id)
+    options = import_options(scope, target.memory_type, target.visibility, target.tags, target.chunk_content)
+    return await scope_path(rt, caller, scope, scope_id), options
 
 
 def _plan(
@@ -175,22 +203,9 @@ async def _read(rt: Runtime, scope: ScopePath, field_name: str, raw: object) -> 
     return await asyncio.to_thread(context_files.read_text, rt, path, field_name)
 
 
-async def import_document(
-    rt: Runtime,
-    caller: Caller,
-    file_path: object,
-    scope: object,
-    scope_id: object,
-    *,
-    memory_type: object = None,
-    visibility: object = None,
-    tags: object = None,
-    chunk_content: object = None,
-) -> ImportResult:
+async def import_document(rt: Runtime, caller: Caller, file_path: object, target: ImportTarget) -> ImportResult:
     """Import one file (replacing what an earlier import of it made in this scope) and track it."""
-    checked_scope, checked_id = check_scope(scope, scope_id)
-    options = import_options(checked_scope, memory_type, visibility, tags, chunk_content)
-    path = await scope_path(rt, caller, checked_scope, checked_id)
+    path, options = await _resolve(rt, caller, target)
     document = await _read(rt, path, "file_path", file_path)
     plan = _plan(rt, caller, path, options, document.text, document.relative, document.sha256, tracked=True)
     if not plan.memories:
@@ -200,38 +215,26 @@ async def import_document(
 
 
 async def import_content(
-    rt: Runtime,
-    caller: Caller,
-    content: object,
-    scope: object,
-    scope_id: object,
-    *,
-    file_path: object = None,
-    memory_type: object = None,
-    visibility: object = None,
-    tags: object = None,
-    chunk_content: object = None,
+    rt: Runtime, caller: Caller, content: object, target: ImportTarget, file_path: object = None
 ) -> ImportResult:
     """Import text the caller sends (no filesystem access needed); `file_path` only labels it."""
     text = required_text("content", content, rt.settings.context_import_max_bytes)
-    checked_scope, checked_id = check_scope(scope, scope_id)
-    options = import_options(checked_scope, memory_type, visibility, tags, chunk_content)
     label = optional_text("file_path", file_path, 1024)
-    path = await scope_path(rt, caller, checked_scope, checked_id)
+    path, options = await _resolve(rt, caller, target)
     plan = _plan(rt, caller, path, options, text, label, None, tracked=False)
     await _apply(rt, path, [plan], synced=False)
     return ImportResult(1, len(plan.memories), len(plan.memories) if options.chunk else 0)
 
 
 async def _folder_files(
-    rt: Runtime, scope: ScopePath, folder_path: object, recursive: object, file_extensions: object
+    rt: Runtime, scope: ScopePath, request: FolderRequest
 ) -> tuple[Path, list[TextFile], list[str]]:
     """The folder and its readable text files; the files that could not be read are named in errors."""
-    folder = context_files.resolve(rt, scope, "folder_path", folder_path)
+    folder = context_files.resolve(rt, scope, "folder_path", request.folder_path)
     if not folder.is_dir():
         raise invalid("folder_path", f"{context_files.relative_name(rt, folder)} is not a folder")
-    deep = optional_bool("recursive", recursive, True)
-    extensions = context_files.extensions_of("file_extensions", file_extensions)
+    deep = optional_bool("recursive", request.recursive, True)
+    extensions = context_files.extensions_of("file_extensions", request.file_extensions)
     paths = await asyncio.to_thread(context_files.walk, folder, deep, extensions)
     if len(paths) > MAX_FOLDER_FILES:
         raise invalid("folder_path", f"holds more than {MAX_FOLDER_FILES} matching files")
@@ -245,23 +248,11 @@ async def _folder_files(
     return folder, files, errors
 
 
-async def import_folder(
-    rt: Runtime,
-    caller: Caller,
-    folder_path: object,
-    scope: object,
-    scope_id: object,
-    *,
-    recursive: object = None,
-    file_extensions: object = None,
-    tags: object = None,
-    memory_type: object = None,
-    visibility: object = None,
-) -> ImportResult:
-    checked_scope, checked_id = check_scope(scope, scope_id)
-    options = import_options(checked_scope, memory_type, visibility, tags, True)
-    path = await scope_path(rt, caller, checked_scope, checked_id)
-    _, files, errors = await _folder_files(rt, path, folder_path, recursive, file_extensions)
+async def import_folder(rt: Runtime, caller: Caller, folder: FolderRequest, target: ImportTarget) -> ImportResult:
+    """Import (and track) every readable file of the folder with one of the extensions; the others are
+    named in `errors`."""
+    path, options = await _resolve(rt, caller, target)
+    _, files, errors = await _folder_files(rt, path, folder)
     plans = [_plan(rt, caller, path, options, f.text, f.relative, f.sha256, tracked=True) for f in files]
     plans = [plan for plan in plans if plan.memories]
     if plans:
@@ -280,9 +271,9 @@ async def _sync(
     rt: Runtime,
     caller: Caller,
     scope: ScopePath,
+    new_options: ImportOptions,
     present: Sequence[TextFile],
     gone: Sequence[str],
-    tags: object,
 ) -> SyncResult:
     """Re-import the files whose hash changed or that are new; untrack and forget the ones gone."""
     tracked = await _tracked(rt, scope.scope_id)
@@ -292,11 +283,7 @@ async def _sync(
         record = tracked.get(document.relative)
         if record is not None and record.file_hash == document.sha256:
             continue
-        options = (
-            ImportOptions(record.memory_type, record.visibility, record.tags, True)
-            if record is not None
-            else import_options(scope.scope, None, None, tags, True)
-        )
+        options = ImportOptions(record.memory_type, record.visibility, record.tags, True) if record else new_options
         plan = _plan(rt, caller, scope, options, document.text, document.relative, document.sha256, tracked=True)
         plans.append(plan)
         if record is None:
@@ -313,39 +300,26 @@ async def _sync(
     return result
 
 
-async def sync_file(
-    rt: Runtime, caller: Caller, file_path: object, scope: object, scope_id: object, *, tags: object = None
-) -> SyncResult:
-    checked_scope, checked_id = check_scope(scope, scope_id)
-    path = await scope_path(rt, caller, checked_scope, checked_id)
+async def sync_file(rt: Runtime, caller: Caller, file_path: object, target: ImportTarget) -> SyncResult:
+    path, options = await _resolve(rt, caller, target)
     real = context_files.resolve(rt, path, "file_path", file_path)
     relative = context_files.relative_name(rt, real)
     if not real.exists():
         if relative not in await _tracked(rt, path.scope_id):
             raise invalid("file_path", f"{relative} does not exist and is not tracked")
-        return await _sync(rt, caller, path, [], [relative], tags)
+        return await _sync(rt, caller, path, options, [], [relative])
     document = await asyncio.to_thread(context_files.read_text, rt, real, "file_path")
-    return await _sync(rt, caller, path, [document], [], tags)
+    return await _sync(rt, caller, path, options, [document], [])
 
 
-async def sync_folder(
-    rt: Runtime,
-    caller: Caller,
-    folder_path: object,
-    scope: object,
-    scope_id: object,
-    *,
-    recursive: object = None,
-    file_extensions: object = None,
-) -> SyncResult:
-    checked_scope, checked_id = check_scope(scope, scope_id)
-    path = await scope_path(rt, caller, checked_scope, checked_id)
-    folder, files, _ = await _folder_files(rt, path, folder_path, recursive, file_extensions)
-    prefix = context_files.relative_name(rt, folder).rstrip("/") + "/"
+async def sync_folder(rt: Runtime, caller: Caller, folder: FolderRequest, target: ImportTarget) -> SyncResult:
+    path, options = await _resolve(rt, caller, target)
+    root, files, _ = await _folder_files(rt, path, folder)
+    prefix = context_files.relative_name(rt, root).rstrip("/") + "/"
     on_disk = {document.relative for document in files}
     tracked = await _tracked(rt, path.scope_id)
     gone = [relative for relative in tracked if relative.startswith(prefix) and relative not in on_disk]
-    return await _sync(rt, caller, path, files, gone, None)
+    return await _sync(rt, caller, path, options, files, gone)
 
 
 @dataclass(frozen=True)

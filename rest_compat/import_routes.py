@@ -45,81 +45,57 @@ def tracked_json(record: TrackedFile) -> dict[str, Any]:
     }
 
 
-def _scope(body: dict[str, Any]) -> tuple[Any, Any]:
-    return field(body, "scope"), field(body, "scope_id", "scopeId")
+def import_target(body: dict[str, Any]) -> imports.ImportTarget:
+    return imports.ImportTarget(
+        scope=field(body, "scope"),
+        scope_id=field(body, "scope_id", "scopeId"),
+        memory_type=field(body, "memory_type", "memoryType"),
+        visibility=field(body, "visibility"),
+        tags=field(body, "tags"),
+        chunk_content=field(body, "chunk_content", "chunkContent"),
+    )
+
+
+def folder_request(body: dict[str, Any]) -> imports.FolderRequest:
+    return imports.FolderRequest(
+        field(body, "folder_path", "folderPath"),
+        field(body, "recursive"),
+        field(body, "file_extensions", "fileExtensions"),
+    )
 
 
 @endpoint("POST", "/context/import/document", status=201)
 async def import_document(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
-    result = await imports.import_document(
-        runtime(request),
-        caller,
-        field(body, "file_path", "filePath"),
-        *_scope(body),
-        memory_type=field(body, "memory_type", "memoryType"),
-        visibility=field(body, "visibility"),
-        tags=field(body, "tags"),
-        chunk_content=field(body, "chunk_content", "chunkContent"),
-    )
-    return import_json(result)
+    path = field(body, "file_path", "filePath")
+    return import_json(await imports.import_document(runtime(request), caller, path, import_target(body)))
 
 
 @endpoint("POST", "/context/import/document/content", status=201)
 async def import_content(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
-    result = await imports.import_content(
-        runtime(request),
-        caller,
-        field(body, "content"),
-        *_scope(body),
-        file_path=field(body, "file_path", "filePath"),
-        memory_type=field(body, "memory_type", "memoryType"),
-        visibility=field(body, "visibility"),
-        tags=field(body, "tags"),
-        chunk_content=field(body, "chunk_content", "chunkContent"),
-    )
+    label = field(body, "file_path", "filePath")
+    result = await imports.import_content(runtime(request), caller, field(body, "content"), import_target(body), label)
     return import_json(result)
 
 
 @endpoint("POST", "/context/import/folder", status=201)
 async def import_folder(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
-    result = await imports.import_folder(
-        runtime(request),
-        caller,
-        field(body, "folder_path", "folderPath"),
-        *_scope(body),
-        recursive=field(body, "recursive"),
-        file_extensions=field(body, "file_extensions", "fileExtensions"),
-        tags=field(body, "tags"),
-        memory_type=field(body, "memory_type", "memoryType"),
-        visibility=field(body, "visibility"),
-    )
-    return import_json(result)
+    return import_json(await imports.import_folder(runtime(request), caller, folder_request(body), import_target(body)))
 
 
 @endpoint("POST", "/context/sync/file")
 async def sync_file(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
-    result = await imports.sync_file(
-        runtime(request), caller, field(body, "file_path", "filePath"), *_scope(body), tags=field(body, "tags")
-    )
-    return sync_json(result)
+    path = field(body, "file_path", "filePath")
+    return sync_json(await imports.sync_file(runtime(request), caller, path, import_target(body)))
 
 
 @endpoint("POST", "/context/sync/folder")
 async def sync_folder(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
-    result = await imports.sync_folder(
-        runtime(request),
-        caller,
-        field(body, "folder_path", "folderPath"),
-        *_scope(body),
-        recursive=field(body, "recursive"),
-        file_extensions=field(body, "file_extensions", "fileExtensions"),
-    )
-    return sync_json(result)
+    return sync_json(await imports.sync_folder(runtime(request), caller, folder_request(body), import_target(body)))
 
 
 @endpoint("GET", "/context/sync/stats")

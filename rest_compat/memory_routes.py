@@ -58,14 +58,13 @@ def memory_draft(body: dict[str, Any]) -> MemoryDraft:
     )
 
 
-@endpoint("GET", "/context/memories")
-async def list_memories(request: Request, caller: Caller) -> Any:
+async def _listed(request: Request, caller: Caller, scope: Any, scope_id: Any) -> dict[str, Any]:
     query = request.query_params
     found, total = await memories.list_memories(
         runtime(request),
         caller,
-        query.get("scope"),
-        query.get("scope_id") or query.get("scopeId"),
+        scope,
+        scope_id,
         memory_type=query.get("memory_type"),
         tags=[tag for value in query.getlist("tags") for tag in value.split(",") if tag.strip()],
         limit=query.get("limit"),
@@ -73,6 +72,12 @@ async def list_memories(request: Request, caller: Caller) -> Any:
         include_inherited=query.get("include_inherited"),
     )
     return {"memories": [memory_json(m) for m in found], "count": total}
+
+
+@endpoint("GET", "/context/memories")
+async def list_memories(request: Request, caller: Caller) -> Any:
+    query = request.query_params
+    return await _listed(request, caller, query.get("scope"), query.get("scope_id") or query.get("scopeId"))
 
 
 @endpoint("POST", "/context/memories", status=201)
@@ -175,18 +180,7 @@ async def info(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/context/{scope}/{scopeId}/memories")
 async def scope_memories(request: Request, caller: Caller) -> Any:
-    query = request.query_params
-    found, total = await memories.list_memories(
-        runtime(request),
-        caller,
-        request.path_params["scope"],
-        request.path_params["scopeId"],
-        memory_type=query.get("memory_type"),
-        tags=[tag for value in query.getlist("tags") for tag in value.split(",") if tag.strip()],
-        limit=query.get("limit"),
-        include_inherited=query.get("include_inherited"),
-    )
-    return {"memories": [memory_json(m) for m in found], "count": total}
+    return await _listed(request, caller, request.path_params["scope"], request.path_params["scopeId"])
 
 
 routes = [

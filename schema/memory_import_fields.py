@@ -41,108 +41,59 @@ class MemoryImportQueries:
         )
 
 
+@strawberry.input(description="Where imported text goes and how its memories are labelled.")
+class ImportTargetInput:
+    scope: str
+    scope_id: strawberry.ID
+    memory_type: str | None = None
+    visibility: str | None = None
+    tags: list[str] | None = None
+    chunk_content: bool = True
+
+    def target(self) -> imports.ImportTarget:
+        return imports.ImportTarget(
+            self.scope, self.scope_id, self.memory_type, self.visibility, self.tags, self.chunk_content
+        )
+
+
+@strawberry.input(description="A folder to import or sync: recursive by default, .md, .markdown and .txt files.")
+class FolderInput:
+    folder_path: str
+    recursive: bool = True
+    file_extensions: list[str] | None = None
+
+    def request(self) -> imports.FolderRequest:
+        return imports.FolderRequest(self.folder_path, self.recursive, self.file_extensions)
+
+
 @strawberry.type
 class MemoryImportMutations:
     @strawberry.mutation(description="Import a file under the scope's organization folder (relative to the scope's).")
-    async def import_document(
-        self,
-        info: GraphInfo,
-        file_path: str,
-        scope: str,
-        scope_id: strawberry.ID,
-        memory_type: str | None = None,
-        visibility: str | None = None,
-        tags: list[str] | None = None,
-        chunk_content: bool = True,
-    ) -> ImportResult:
-        result = await imports.import_document(
-            info.context.rt,
-            info.context.caller,
-            file_path,
-            scope,
-            scope_id,
-            memory_type=memory_type,
-            visibility=visibility,
-            tags=tags,
-            chunk_content=chunk_content,
-        )
-        return _import_result(result)
+    async def import_document(self, info: GraphInfo, file_path: str, target: ImportTargetInput) -> ImportResult:
+        rt, caller = info.context.rt, info.context.caller
+        return _import_result(await imports.import_document(rt, caller, file_path, target.target()))
 
     @strawberry.mutation(description="Import text sent by the caller; `filePath` only labels it.")
     async def import_content(
-        self,
-        info: GraphInfo,
-        content: str,
-        scope: str,
-        scope_id: strawberry.ID,
-        file_path: str | None = None,
-        memory_type: str | None = None,
-        visibility: str | None = None,
-        tags: list[str] | None = None,
-        chunk_content: bool = True,
+        self, info: GraphInfo, content: str, target: ImportTargetInput, file_path: str | None = None
     ) -> ImportResult:
-        result = await imports.import_content(
-            info.context.rt,
-            info.context.caller,
-            content,
-            scope,
-            scope_id,
-            file_path=file_path,
-            memory_type=memory_type,
-            visibility=visibility,
-            tags=tags,
-            chunk_content=chunk_content,
-        )
-        return _import_result(result)
+        rt, caller = info.context.rt, info.context.caller
+        return _import_result(await imports.import_content(rt, caller, content, target.target(), file_path))
 
-    @strawberry.mutation
-    async def import_folder(
-        self,
-        info: GraphInfo,
-        folder_path: str,
-        scope: str,
-        scope_id: strawberry.ID,
-        recursive: bool = True,
-        file_extensions: list[str] | None = None,
-        tags: list[str] | None = None,
-    ) -> ImportResult:
-        result = await imports.import_folder(
-            info.context.rt,
-            info.context.caller,
-            folder_path,
-            scope,
-            scope_id,
-            recursive=recursive,
-            file_extensions=file_extensions,
-            tags=tags,
-        )
-        return _import_result(result)
+    @strawberry.mutation(description="Import (and track) the folder's files; unreadable ones are named in errors.")
+    async def import_folder(self, info: GraphInfo, folder: FolderInput, target: ImportTargetInput) -> ImportResult:
+        rt, caller = info.context.rt, info.context.caller
+        return _import_result(await imports.import_folder(rt, caller, folder.request(), target.target()))
 
     @strawberry.mutation(description="Re-import a tracked file when its hash changed; forget it when it is gone.")
-    async def sync_file(self, info: GraphInfo, file_path: str, scope: str, scope_id: strawberry.ID) -> SyncResult:
-        result = await imports.sync_file(info.context.rt, info.context.caller, file_path, scope, scope_id)
-        return _sync_result(result)
+    async def sync_file(self, info: GraphInfo, file_path: str, target: ImportTargetInput) -> SyncResult:
+        rt, caller = info.context.rt, info.context.caller
+        return _sync_result(await imports.sync_file(rt, caller, file_path, target.target()))
 
-    @strawberry.mutation
-    async def sync_folder(
-        self,
-        info: GraphInfo,
-        folder_path: str,
-        scope: str,
-        scope_id: strawberry.ID,
-        recursive: bool = True,
-        file_extensions: list[str] | None = None,
-    ) -> SyncResult:
-        result = await imports.sync_folder(
-            info.context.rt,
-            info.context.caller,
-            folder_path,
-            scope,
-            scope_id,
-            recursive=recursive,
-            file_extensions=file_extensions,
-        )
-        return _sync_result(result)
+    @strawberry.mutation(description="Sync every file of the folder: changed, new and deleted ones.")
+    async def sync_folder(self, info: GraphInfo, folder: FolderInput, target: ImportTargetInput) -> SyncResult:
+        rt, caller = info.context.rt, info.context.caller
+        return _sync_result(await imports.sync_folder(rt, caller, folder.request(), target.target()))
 
     @strawberry.mutation(description="Refresh the names stored in your memories' hierarchy; returns how many.")
     async def sync_memory_hierarchy(self, info: GraphInfo) -> int:

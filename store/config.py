@@ -74,7 +74,7 @@ class Settings:
     """The bundled model, or any sentence-transformers model name or folder available offline."""
     memory_index_ivf_min: int = 20_000
     """From this many memories on, the index is an IVF one (approximate lists) instead of exact."""
-    memory_index_nprobe: int = 32
+    memory_index_nprobe: int = 64
     memory_index_save_seconds: float = 2.0
     context_chunk_chars: int = 1500
     context_import_max_bytes: int = 2 * 1024 * 1024
@@ -118,7 +118,7 @@ class Settings:
             auto_capture_enabled=_bool(env, "AUTO_CAPTURE_ENABLED", False),
             embedding_model=env.get("EMBEDDING_MODEL") or "all-MiniLM-L6-v2",
             memory_index_ivf_min=_int(env, "MEMORY_INDEX_IVF_MIN", 20_000),
-            memory_index_nprobe=_int(env, "MEMORY_INDEX_NPROBE", 32),
+            memory_index_nprobe=_int(env, "MEMORY_INDEX_NPROBE", 64),
             memory_index_save_seconds=float(env.get("MEMORY_INDEX_SAVE_SECONDS") or 2.0),
             context_chunk_chars=_int(env, "CONTEXT_CHUNK_CHARS", 1500),
             context_import_max_bytes=_int(env, "CONTEXT_IMPORT_MAX_BYTES", 2 * 1024 * 1024),

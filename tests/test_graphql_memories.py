@@ -126,7 +126,7 @@ def test_imports_and_sync_through_mutations(server, alice: Api, tree: Tree) -> N
     folder = server.settings.base_root / tree.org["folderPath"] / tree.workspace["folderPath"]
     (folder / tree.project["folderPath"] / "notes.md").write_text("# Notes\n\nFirst version.\n")
     imported = alice.graphql(
-        """mutation($p: ID!) { importDocument(filePath: "notes.md", scope: "project", scopeId: $p) {
+        """mutation($p: ID!) { importDocument(filePath: "notes.md", target: {scope: "project", scopeId: $p}) {
              filesImported memoriesCreated chunksCreated errors } }""",
         {"p": pid},
     )
@@ -137,14 +137,14 @@ def test_imports_and_sync_through_mutations(server, alice: Api, tree: Tree) -> N
         "errors": [],
     }
     content = alice.graphql(
-        """mutation($p: ID!) { importContent(content: "# A\\n\\none\\n\\n# B\\n\\ntwo", scope: "project", scopeId: $p) {
+        """mutation($p: ID!) { importContent(content: "# A\\n\\none\\n\\n# B\\n\\ntwo", target: {scope: "project", scopeId: $p}) {
              chunksCreated } }""",
         {"p": pid},
     )
     assert content["data"]["importContent"]["chunksCreated"] == 2
     (folder / tree.project["folderPath"] / "notes.md").write_text("# Notes\n\nSecond version.\n")
     synced = alice.graphql(
-        """mutation($p: ID!) { syncFile(filePath: "notes.md", scope: "project", scopeId: $p) {
+        """mutation($p: ID!) { syncFile(filePath: "notes.md", target: {scope: "project", scopeId: $p}) {
              filesSynced memoriesUpdated modified } }""",
         {"p": pid},
     )
@@ -158,7 +158,7 @@ def test_imports_and_sync_through_mutations(server, alice: Api, tree: Tree) -> N
     ]["memory"]
     assert memory["content"] == "# Notes\n\nSecond version."
     outside = alice.graphql(
-        'mutation($p: ID!) { importDocument(filePath: "/etc/passwd", scope: "project", scopeId: $p) { errors } }',
+        'mutation($p: ID!) { importDocument(filePath: "/etc/passwd", target: {scope: "project", scopeId: $p}) { errors } }',
         {"p": pid},
     )
     assert outside["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"

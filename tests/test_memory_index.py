@@ -108,6 +108,8 @@ def test_filtered_search_matches_exact_search_over_the_allowed_vectors(ivf_min: 
         assert len(found) == 10, "a filtered search fills its limit when enough vectors are allowed"
         assert {m for m, _ in found} <= {entries[i].memory_id for i in allowed}
         assert found[0][0] == entries[exact[0]].memory_id
+    broad = index.search(query, Filter(tuple(Reach(f"scope{i}") for i in range(100))), 10)
+    assert len(broad) == 10 and broad[0][0] == "m3", "past EXACT_SEARCH_MAX the probed lists still find the nearest"
     index.remove(["m3"])
     assert "m3" not in {m for m, _ in index.search(query, Filter((Reach("scope3"),)), 60)}
     assert len(index.search(query, Filter((Reach("scope3"),)), 100)) == 49

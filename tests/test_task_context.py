@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, LiveServer, add_user, login_as, make_tree
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Api, LiveServer, Tree, add_user, login_as, make_tree
 from tests.test_flexy import create_sandbox
 from tests.test_memories import create, wait_healthy
 from tests.test_tasks import submit, wait_for_task
@@ -21,12 +21,17 @@ def context_server(fresh_server: Callable[..., LiveServer]) -> LiveServer:
     return fresh_server(SANDBOX_BACKEND="local", AUTO_CAPTURE_ENABLED="true", TASK_COMMAND_QWEN="printf %s {prompt}")
 
 
-def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_server: LiveServer) -> None:
-    admin = login_as(context_server, ADMIN_USERNAME, ADMIN_PASSWORD)
+def project_with_sandbox(live: LiveServer) -> tuple[Api, Tree]:
+    admin = login_as(live, ADMIN_USERNAME, ADMIN_PASSWORD)
     wait_healthy(admin)
     tree = make_tree(admin)
+    create_sandbox(admin, tree.project["id"])
+    return admin, tree
+
+
+def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_server: LiveServer) -> None:
+    admin, tree = project_with_sandbox(context_server)
     pid = tree.project["id"]
-    create_sandbox(admin, pid)
     base_url = create(admin, "The API base URL is https://api.example.test/v2.", "project", pid)
     org_note = create(admin, "Every service logs in JSON.", "organization", tree.org["id"], visibility="organization")
 
@@ -68,11 +73,8 @@ def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_
 
 
 def test_save_capture_and_refusals(context_server: LiveServer) -> None:
-    admin = login_as(context_server, ADMIN_USERNAME, ADMIN_PASSWORD)
-    wait_healthy(admin)
-    tree = make_tree(admin)
+    admin, tree = project_with_sandbox(context_server)
     pid = tree.project["id"]
-    create_sandbox(admin, pid)
     task_id = submit(admin, pid, "echo hi", task_type="bash")
     wait_for_task(admin, pid, task_id)
 
@@ -109,11 +111,8 @@ def test_save_capture_and_refusals(context_server: LiveServer) -> None:
 
 
 def test_context_memories_are_comments_in_a_bash_script(context_server: LiveServer) -> None:
-    admin = login_as(context_server, ADMIN_USERNAME, ADMIN_PASSWORD)
-    wait_healthy(admin)
-    tree = make_tree(admin)
+    admin, tree = project_with_sandbox(context_server)
     pid = tree.project["id"]
-    create_sandbox(admin, pid)
     note = create(admin, "rm -rf / is never to be run", "project", pid)
     task = wait_for_task(admin, pid, submit(admin, pid, "echo done", task_type="bash", contextMemoryIds=[note["id"]]))
     assert task["status"] == "completed" and task["result"].strip() == "done"
