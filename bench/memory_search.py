@@ -120,22 +120,28 @@ def bench_search(model: object, base: np.ndarray, size: int, queries: list[str],
     projects = list(parents)
     reports = []
     for name in ("scoped", "org-wide"):
-        faiss_ms, numpy_ms, recalls, allowed = [], [], [], []
-        for text in queries:
+        filters = []
+        for _ in queries:
             project = projects[rng.integers(len(projects))]
             workspace, org = parents[project]
             if name == "scoped":
-                where = Filter((Reach(project), Reach(workspace, SCOPE_RANKS["workspace"]), Reach(org, 0)))
+                filters.append(Filter((Reach(project), Reach(workspace, SCOPE_RANKS["workspace"]), Reach(org, 0))))
             else:
                 prefix = org[1:] + "."
                 ids = [org, *{w for w, _ in parents.values() if w[1:].startswith(prefix)}]
                 ids += [p for p in parents if p[1:].startswith(prefix)]
-                where = Filter(tuple(Reach(i) for i in ids))
+                filters.append(Filter(tuple(Reach(i) for i in ids)))
+        # Two separate passes: numpy's BLAS threads keep spinning after a large product and would slow
+        # the model's next forward pass if the two were interleaved.
+        faiss_ms, found_ids = [], []
+        for text, where in zip(queries, filters, strict=True):
             t0 = time.perf_counter()
             query = model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0].astype(np.float32)
             found = index.search(query, where, k)
             faiss_ms.append((time.perf_counter() - t0) * 1000)
-
+            found_ids.append({memory_id for memory_id, _ in found})
+        numpy_ms, recalls, allowed = [], [], []
+        for text, where, got in zip(queries, filters, found_ids, strict=True):
             t0 = time.perf_counter()
             query = model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0].astype(np.float32)
             mask = index.allowed(where)
@@ -143,7 +149,7 @@ def bench_search(model: object, base: np.ndarray, size: int, queries: list[str],
             numpy_ms.append((time.perf_counter() - t0) * 1000)
             allowed.append(int(mask.sum()))
             exact_ids = {entries[i].memory_id for i in exact}
-            recalls.append(len(exact_ids & {m for m, _ in found}) / max(1, len(exact_ids)))
+            recalls.append(len(exact_ids & got) / max(1, len(exact_ids)))
         reports.append(
             {
                 "size": size,

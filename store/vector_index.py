@@ -235,21 +235,24 @@ class VectorIndex:
 
     # searching
 
+    def _lookup(self, values: Iterable[str]) -> np.ndarray:
+        """A table over codes, true for `values`: indexing it with a code column tests membership in O(n)."""
+        table = np.zeros(len(self._codes) + 1, dtype=bool)
+        table[[self._codes[v] for v in values if v in self._codes]] = True
+        return table
+
     def allowed(self, where: Filter) -> np.ndarray:
         """The bitmask over slots of the memories `where` lets through."""
         size = len(self._entries)
         scope, visibility = self._scope[:size], self._visibility[:size]
         mask = np.zeros(size, dtype=bool)
-        by_rank: dict[int, list[int]] = {}
+        by_rank: dict[int, list[str]] = {}
         for reach in where.reaches:
-            code = self._codes.get(reach.scope_id)
-            if code is not None:
-                by_rank.setdefault(reach.max_visibility, []).append(code)
-        for rank, codes in by_rank.items():
-            mask |= np.isin(scope, codes) & (visibility <= rank)
+            by_rank.setdefault(reach.max_visibility, []).append(reach.scope_id)
+        for rank, scope_ids in by_rank.items():
+            mask |= self._lookup(scope_ids)[scope] & (visibility <= rank)
         if where.types is not None:
-            type_codes = [self._codes[f"type:{t}"] for t in where.types if f"type:{t}" in self._codes]
-            mask &= np.isin(self._type[:size], type_codes)
+            mask &= self._lookup(f"type:{t}" for t in where.types)[self._type[:size]]
         if where.exclude is not None and where.exclude in self._slot_of:
             mask[self._slot_of[where.exclude]] = False
         return mask & self._live[:size]
