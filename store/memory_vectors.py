@@ -17,18 +17,20 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, union_all, update
 
 from store.config import Settings
 from store.db import Database
 from store.embedding import Embedder
 from store.index_file import IndexFileError, read_checked, write_atomic
-from store.models import Memory
+from store.models import Memory, Organization, Project, Task, TrackedFile, Workspace
 from store.vector_index import Entry, Filter, VectorIndex, checksum_of
 
 log = logging.getLogger("orchestrator.memory")
 
 REBUILD_BATCH = 2000
+SWEEP_EVERY = 30
+"""Saver rounds between two sweeps for memories whose scope was deleted."""
 
 
 class ContextUnavailable(Exception):
@@ -81,6 +83,7 @@ class MemoryVectors:
             await self.embedder.load()
             self.error = self.embedder.error
             if self.error is None:
+                await self.sweep_orphans()
                 async with self.write_lock:
                     self.index = await self._open_index()
                 self._tasks.append(asyncio.create_task(self._save_forever(), name="memory-index-saver"))
@@ -243,10 +246,34 @@ class MemoryVectors:
         header["model"] = self.settings.embedding_model
         await asyncio.to_thread(write_atomic, self.path, header, payload)
 
+    async def sweep_orphans(self) -> int:
+        """Forget the memories and tracked files of deleted organizations, workspaces, projects and tasks.
+
+        Until swept they are invisible anyway (access follows the live tree); this keeps them from
+        taking space in the database and the index."""
+        live = union_all(select(Organization.id), select(Workspace.id), select(Project.id), select(Task.id))
+        async with self.write_lock:
+            async with self.db.read() as session:
+                orphans = (await session.scalars(select(Memory.id).where(Memory.scope_id.not_in(live)))).all()
+            async with self.db.write() as session:
+                for start in range(0, len(orphans), REBUILD_BATCH):
+                    await session.execute(delete(Memory).where(Memory.id.in_(orphans[start : start + REBUILD_BATCH])))
+                await session.execute(delete(TrackedFile).where(TrackedFile.scope_id.not_in(live)))
+            if orphans and self.index is not None:
+                await asyncio.to_thread(self.index.remove, orphans)
+                self._dirty = True
+        if orphans:
+            log.info("removed %d memories of deleted scopes", len(orphans))
+        return len(orphans)
+
     async def _save_forever(self) -> None:
+        rounds = 0
         while True:
             await asyncio.sleep(self.settings.memory_index_save_seconds)
+            rounds += 1
             try:
+                if rounds % SWEEP_EVERY == 0:
+                    await self.sweep_orphans()
                 await self.save()
                 if self.index is not None and self.index.outgrown():
                     await self.rebuild()

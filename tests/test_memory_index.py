@@ -128,3 +128,30 @@ def test_a_saved_index_restores_only_onto_the_same_entries() -> None:
     del by_id["m5"]
     with pytest.raises(ValueError, match="database does not"):
         VectorIndex.restore(header, payload, 100, 4, by_id)
+
+
+def test_memories_of_deleted_scopes_are_swept_at_start(fresh_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    live = fresh_server(data)
+    api = login_as(live, ADMIN_USERNAME, ADMIN_PASSWORD)
+    wait_healthy(api)
+    tree = make_tree(api)
+    kept = create(api, "The organization keeps this.", "organization", tree.org["id"])
+    create(api, "This goes with its project.", "project", tree.project["id"])
+    folder = (
+        live.settings.base_root / tree.org["folderPath"] / tree.workspace["folderPath"] / tree.project["folderPath"]
+    )
+    (folder / "doc.md").write_text("# Doc\n\ntext\n")
+    imported = api.post(
+        "/context/import/document", {"file_path": "doc.md", "scope": "project", "scope_id": tree.project["id"]}
+    )
+    assert imported.status_code == 201, imported.text
+    assert api.delete(f"/projects/{tree.project['id']}").status_code == 204
+    assert api.get("/context/stats").json()["total"] == 1, "a deleted project's memories are invisible at once"
+    live.stop()
+
+    live = fresh_server(data)
+    api = login_as(live, ADMIN_USERNAME, ADMIN_PASSWORD)
+    assert wait_healthy(api)["memories"] == 1
+    assert api.get(f"/context/memories/{kept['id']}").status_code == 200
+    live.stop()
