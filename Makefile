@@ -14,6 +14,9 @@ system-deps:
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU wheel (2.13.0+cpu, from pip's find-links) outranks the CUDA build of
+	# the same version, and nothing later may pull another torch (with gigabytes of CUDA libraries).
+	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
@@ -43,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/event_fanout.py
 	$(BIN)/python bench/task_overhead.py
 	$(BIN)/python bench/execution_overhead.py
+	$(BIN)/python bench/memory_search.py
 
 clean:
 	rm -rf $(VENV) tests/sdk/node_modules .pytest_cache .ruff_cache

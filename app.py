@@ -40,6 +40,7 @@ from store.bus import InProcessBus
 from store.config import Settings
 from store.db import Database
 from store.events import EventLog
+from store.memory_vectors import MemoryVectors
 from store.migrate import upgrade_to_head
 
 log = logging.getLogger("orchestrator")
@@ -115,11 +116,15 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                     database, InProcessBus(), settings.event_retention_seconds, settings.event_retention_count
                 ),
                 backend=backend,
+                memory=MemoryVectors(settings, database),
             )
             rt.operations = SandboxOperations(rt)
             rt.tasks = TaskScheduler(rt)
             rt.executions = ExecutionEngine(rt)
-            yield rt
+            try:
+                yield rt
+            finally:
+                await rt.memory.close()
         finally:
             await backend.close()
     finally:
@@ -154,6 +159,7 @@ def create_app(settings: Settings) -> Starlette:
                 )
             await reconcile(rt)
             await workflows.seed_template(rt)
+            rt.memory.start()
             pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
             app.state.runtime = rt
             log.info(

@@ -12,6 +12,7 @@ from sandbox.base import SandboxBackend
 from store.config import Settings
 from store.db import Database
 from store.events import EventLog
+from store.memory_vectors import MemoryVectors
 
 if TYPE_CHECKING:
     from resolvers.execution_engine import ExecutionEngine
@@ -27,6 +28,7 @@ class Runtime:
     login_throttle: LoginThrottle
     events: EventLog
     backend: SandboxBackend
+    memory: MemoryVectors
     operations: SandboxOperations = field(init=False)
     tasks: TaskScheduler = field(init=False)
     executions: ExecutionEngine = field(init=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from resolvers import events, sandboxes
+from resolvers import events, sandboxes, task_context
 from resolvers.errors import DomainError
 from resolvers.runtime import Runtime
 from resolvers.task_runner import OutputBuffer, artifacts_between, command_argv, host_folder, snapshot
@@ -170,7 +170,7 @@ class TaskScheduler:
             await self._ensure_running(record)
             folder = host_folder(record.folder_mapping, record.workdir)
             before = await asyncio.to_thread(snapshot, folder)
-            argv = command_argv(self.rt.settings, task.task_type, task.prompt)
+            argv = command_argv(self.rt.settings, task.task_type, await task_context.prompt_with_context(self.rt, task))
             timeout = self.rt.settings.task_timeout_seconds
             with sandboxes.backend_errors(record.id):
                 command = await self.rt.backend.run(record.id, argv, timeout=timeout)
@@ -262,6 +262,7 @@ class TaskScheduler:
             await self._step_progress(task, "completed" if status == "completed" else "failed", 100)
             if status == "completed":
                 await self._event(task, "task_completed", task=task.title, output=output, duration=duration)
+                await task_context.auto_capture(self.rt, task, output)
             elif status == "failed":
                 await self._event(task, "task_failed", task=task.title, error=error, output=output)
             else:

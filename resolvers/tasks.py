@@ -16,6 +16,7 @@ from resolvers.events import StoredEvent
 from resolvers.execution_plan import StepWork, find_step, step_work
 from resolvers.lifecycle import lifecycle_definition
 from resolvers.runtime import Caller, Runtime
+from resolvers.task_context import check_context_memories
 from resolvers.task_runner import TASK_TYPES
 from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
@@ -83,6 +84,7 @@ async def execute_adhoc_task(
         context_memory_ids=_memory_ids(context_memory_ids),
     )
     project, _ = await _project_sandbox(rt, caller, project_id)
+    await check_context_memories(rt, caller, task.context_memory_ids)
     kind = _default_type(project) if task_type in (None, UNSET, "") else one_of("taskType", task_type, TASK_TYPES)
     return await _queue(rt, caller, project_id, task, kind)
 

@@ -11,6 +11,8 @@ from strawberry.types import Info
 from resolvers import auth, organizations, projects, sandboxes, settings, tasks, users, workflow_state, workspaces
 from schema.context import Context
 from schema.execution_fields import ExecutionMutations
+from schema.memory_fields import MemoryMutations
+from schema.memory_import_fields import MemoryImportMutations
 from schema.sandbox_types import Sandbox, SandboxOperation
 from schema.task_types import Task
 from schema.types import AuthPayload, Member, Organization, Project, Settings, User, WorkflowState, Workspace
@@ -52,7 +54,7 @@ def _client_address(info: GraphInfo) -> str | None:
 
 
 @strawberry.type
-class Mutation(WorkflowMutations, ExecutionMutations):
+class Mutation(MemoryImportMutations, MemoryMutations, WorkflowMutations, ExecutionMutations):
     @strawberry.mutation(description="Log in; needs no token.")
     async def login(self, info: GraphInfo, username: str, password: str) -> AuthPayload:
         session = await auth.login(info.context.rt, username, password, _client_address(info))

@@ -22,6 +22,8 @@ from resolvers.errors import DomainError
 from resolvers.health import uptime_seconds
 from schema.context import Context
 from schema.execution_fields import ExecutionQueries
+from schema.memory_fields import MemoryQueries
+from schema.memory_import_fields import MemoryImportQueries
 from schema.sandbox_types import Sandbox, SandboxImage, SandboxOperation
 from schema.task_types import Task, TaskPage
 from schema.types import (
@@ -40,7 +42,7 @@ GraphInfo = Info[Context, None]
 
 
 @strawberry.type
-class Query(WorkflowQueries, ExecutionQueries):
+class Query(MemoryImportQueries, MemoryQueries, WorkflowQueries, ExecutionQueries):
     @strawberry.field(description="Liveness; needs no token.")
     def health(self, info: GraphInfo) -> Health:
         return Health(status="ok", uptime=uptime_seconds(info.context.rt))

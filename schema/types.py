@@ -18,6 +18,7 @@ from store import models
 
 if TYPE_CHECKING:
     from schema.execution_types import ExecutionConnection
+    from schema.memory_types import MemoryConnection
     from schema.task_types import QueueStatus, TaskConnection
 
 
@@ -221,6 +222,19 @@ class Project:
             info.context.rt, info.context.caller, str(self.id), status or [], first, start
         )
         return execution_connection(found, total, start)
+
+    @strawberry.field(description="The project's memories (with inherited ones when asked), newest first.")
+    async def memories(
+        self,
+        info: Info[Context, None],
+        first: int = 50,
+        after: str | None = None,
+        memory_type: str | None = None,
+        include_inherited: bool = False,
+    ) -> Annotated[MemoryConnection, strawberry.lazy("schema.memory_types")]:
+        from schema.memory_fields import scope_memories
+
+        return await scope_memories(info, "project", str(self.id), first, after, memory_type, None, include_inherited)
 
     @strawberry.field(description="How many of the project's tasks wait and run.")
     async def queue_status(

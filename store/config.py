@@ -20,6 +20,15 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"setting {name} must be a whole number, got {raw!r}") from exc
 
 
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise SystemExit(f"setting {name} must be true or false, got {raw!r}")
+    return raw in ("true", "1", "yes")
+
+
 def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = (env.get(name) or default).lower()
     if value not in allowed:
@@ -58,6 +67,17 @@ class Settings:
     task_command_bash: str = "bash -c {prompt}"
     """Argv templates (split like a shell would, never run by one); `{prompt}` becomes one argument."""
     task_timeout_seconds: int = 1800
+    context_enabled: bool = True
+    auto_capture_enabled: bool = False
+    """Save each finished task's prompt and output as a `task-dialog` memory."""
+    embedding_model: str = "all-MiniLM-L6-v2"
+    """The bundled model, or any sentence-transformers model name or folder available offline."""
+    memory_index_ivf_min: int = 20_000
+    """From this many memories on, the index is an IVF one (approximate lists) instead of exact."""
+    memory_index_nprobe: int = 64
+    memory_index_save_seconds: float = 2.0
+    context_chunk_chars: int = 1500
+    context_import_max_bytes: int = 2 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -94,4 +114,12 @@ class Settings:
             task_command_qwen=env.get("TASK_COMMAND_QWEN") or "qwen -p {prompt}",
             task_command_bash=env.get("TASK_COMMAND_BASH") or "bash -c {prompt}",
             task_timeout_seconds=_int(env, "TASK_TIMEOUT_SECONDS", 1800),
+            context_enabled=_bool(env, "CONTEXT_ENABLED", True),
+            auto_capture_enabled=_bool(env, "AUTO_CAPTURE_ENABLED", False),
+            embedding_model=env.get("EMBEDDING_MODEL") or "all-MiniLM-L6-v2",
+            memory_index_ivf_min=_int(env, "MEMORY_INDEX_IVF_MIN", 20_000),
+            memory_index_nprobe=_int(env, "MEMORY_INDEX_NPROBE", 64),
+            memory_index_save_seconds=float(env.get("MEMORY_INDEX_SAVE_SECONDS") or 2.0),
+            context_chunk_chars=_int(env, "CONTEXT_CHUNK_CHARS", 1500),
+            context_import_max_bytes=_int(env, "CONTEXT_IMPORT_MAX_BYTES", 2 * 1024 * 1024),
         )

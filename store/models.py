@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -311,3 +312,60 @@ class WorkflowExecution(Base):
         Index("ix_workflow_executions_workflow", "workflow_id"),
         Index("ix_workflow_executions_status", "status"),
     )
+
+
+class Memory(Timestamped, Base):
+    """One piece of context: its text, where it sits in the tree and who it is shared with.
+
+    `scope_id` names an organization, workspace, project or task (by `scope`); access is always
+    decided from the live tree, so `hierarchy` (ids and names) is informative only. The embedding is
+    kept here so that the FAISS index on disk can be rebuilt without re-embedding."""
+
+    __tablename__ = "memories"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    content: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    memory_type: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[str] = mapped_column(String(36))
+    visibility: Mapped[str] = mapped_column(String(16))
+    hierarchy: Mapped[dict[str, Any]]
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    custom: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    unique_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    unique_value: Mapped[str | None] = mapped_column(String(1024), default=None)
+    """The field an upsert matched on (`filePath` for CoSpec) and its value."""
+    file_path: Mapped[str | None] = mapped_column(String(1024), default=None)
+    """For imported chunks: the file they came from, relative to BASE_ROOT."""
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    embedding_model: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        Index("ix_memories_scope", "scope_id", "created_at"),
+        Index("ix_memories_file", "scope_id", "file_path"),
+        UniqueConstraint("scope_id", "unique_key", "unique_value", name="uq_memories_unique_key"),
+    )
+
+
+class TrackedFile(Base):
+    """A file imported into a scope, so that a sync re-imports it only when its hash changed."""
+
+    __tablename__ = "tracked_files"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[str] = mapped_column(String(36))
+    file_path: Mapped[str] = mapped_column(String(1024))
+    file_hash: Mapped[str] = mapped_column(String(64))
+    memory_ids: Mapped[list[str]] = mapped_column(JSON)
+    memory_type: Mapped[str] = mapped_column(String(64))
+    visibility: Mapped[str] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    """What a re-import gives the file's new chunks: what it was first imported with."""
+    last_import: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sync: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (UniqueConstraint("scope_id", "file_path", name="uq_tracked_files_path"),)

@@ -1,0 +1,260 @@
+"""Memories (operations 69-74, 76, 78-79): create, upsert, read, update, delete, list and count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.errors import invalid, not_found
+from resolvers.memory_scope import ScopePath, check_scope, reach_condition, visible_memories, visible_scope
+from resolvers.memory_writes import content_hash, embed, save_memories, set_content
+from resolvers.runtime import Caller, Runtime
+from resolvers.validation import UNSET, one_of, optional_bool, optional_object, optional_text, required_text
+from store.models import Memory, new_id
+from store.vector_index import SCOPE_RANKS
+
+MAX_CONTENT = 100_000
+MAX_LIMIT = 100
+DEFAULT_TYPE = "knowledge"
+SOURCE_TYPES = ("file", "api", "manual", "auto-capture")
+MAX_TAGS = 50
+
+
+@dataclass
+class MemoryDraft:
+    """A memory as a caller sent it, before any check."""
+
+    content: object
+    scope: object
+    scope_id: object
+    memory_type: object = None
+    visibility: object = None
+    tags: object = None
+    source: object = None
+    custom: object = None
+
+
+@dataclass(frozen=True)
+class CheckedDraft:
+    content: str
+    scope: str
+    scope_id: str
+    memory_type: str
+    visibility: str
+    tags: list[str]
+    source: dict[str, Any]
+    custom: dict[str, Any] | None = field(default=None)
+
+
+def tags_of(value: object) -> list[str]:
+    if value is None or value is UNSET:
+        return []
+    if isinstance(value, str):
+        value = [tag for tag in value.split(",") if tag.strip()]
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise invalid("tags", f"must be a list of at most {MAX_TAGS} strings")
+    return [required_text("tags", tag, 100) for tag in value]
+
+
+def source_of(value: object, default_type: str = "api") -> dict[str, Any]:
+    source = dict(optional_object("source", value) or {})
+    source["type"] = one_of("source.type", source.get("type") or default_type, SOURCE_TYPES)
+    return source
+
+
+def check_draft(draft: MemoryDraft) -> CheckedDraft:
+    scope, scope_id = check_scope(draft.scope, draft.scope_id)
+    visibility = draft.visibility
+    return CheckedDraft(
+        content=required_text("content", draft.content, MAX_CONTENT),
+        scope=scope,
+        scope_id=scope_id,
+        memory_type=optional_text("memory_type", draft.memory_type, 64) or DEFAULT_TYPE,
+        visibility=scope if visibility in (None, UNSET, "") else one_of("visibility", visibility, tuple(SCOPE_RANKS)),
+        tags=tags_of(draft.tags),
+        source=source_of(draft.source),
+        custom=optional_object("custom", draft.custom),
+    )
+
+
+def limit_of(value: object, default: int, name: str = "limit") -> int:
+    """A page size from 1 to MAX_LIMIT; anything over the cap is refused rather than cut."""
+    if value is None or value is UNSET or value == "":
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LIMIT:
+        raise invalid(name, f"must be a whole number from 1 to {MAX_LIMIT}")
+    return value
+
+
+def offset_of(value: object) -> int:
+    if value is None or value is UNSET or value == "":
+        return 0
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise invalid("offset", "must be a non-negative whole number")
+    return value
+
+
+def new_memory(path: ScopePath, checked: CheckedDraft, created_by_id: str | None) -> Memory:
+    return Memory(
+        id=new_id(),
+        scope=checked.scope,
+        scope_id=checked.scope_id,
+        memory_type=checked.memory_type,
+        visibility=checked.visibility,
+        hierarchy=path.hierarchy(),
+        tags=checked.tags,
+        source=checked.source,
+        custom=checked.custom,
+        created_by_id=created_by_id,
+    )
+
+
+async def scope_path(rt: Runtime, caller: Caller, scope: str, scope_id: str) -> ScopePath:
+    async with rt.db.read() as session:
+        return await visible_scope(session, caller, scope, scope_id)
+
+
+async def visible_memory(session: AsyncSession, caller: Caller, memory_id: str) -> Memory:
+    memory = await session.scalar(select(Memory).where(Memory.id == memory_id, visible_memories(caller)))
+    if memory is None:
+        raise not_found("memory", memory_id)
+    return memory
+
+
+async def get_memory(rt: Runtime, caller: Caller, memory_id: str) -> Memory:
+    async with rt.db.read() as session:
+        return await visible_memory(session, caller, memory_id)
+
+
+async def create_memory(rt: Runtime, caller: Caller, draft: MemoryDraft) -> Memory:
+    checked = check_draft(draft)
+    path = await scope_path(rt, caller, checked.scope, checked.scope_id)
+    memory = new_memory(path, checked, caller.user_id)
+    vectors = await embed(rt, [checked.content])
+    set_content(rt, memory, checked.content, vectors[0])
+    await save_memories(rt, [memory], vectors)
+    return memory
+
+
+def _unique_value(checked: CheckedDraft, key: str) -> str:
+    """The value of `key` among what the caller sent (custom, then source), e.g. CoSpec's `filePath`."""
+    for holder in (checked.custom or {}, checked.source):
+        value = holder.get(key)
+        if isinstance(value, str | int) and str(value).strip():
+            return str(value).strip()[:1024]
+    raise invalid("uniqueKey", f"the memory has no {key!r} to match on (looked in metadata, custom and source)")
+
+
+async def upsert_memory(rt: Runtime, caller: Caller, draft: MemoryDraft, unique_key: object) -> tuple[Memory, bool]:
+    """Update the memory of the same scope with the same `unique_key` value (or, with no key, the same
+    content), else create one. Returns the memory and whether it was created."""
+    checked = check_draft(draft)
+    key = optional_text("uniqueKey", unique_key, 64)
+    value = _unique_value(checked, key) if key else None
+    path = await scope_path(rt, caller, checked.scope, checked.scope_id)
+    vectors = await embed(rt, [checked.content])
+    async with rt.db.read() as session:
+        match = Memory.unique_value == value if key else Memory.content_hash == content_hash(checked.content)
+        query = select(Memory).where(Memory.scope_id == checked.scope_id, match)
+        if key:
+            query = query.where(Memory.unique_key == key)
+        memory = await session.scalar(query.order_by(Memory.created_at).limit(1))
+    created = memory is None
+    if memory is None:
+        memory = new_memory(path, checked, caller.user_id)
+        memory.unique_key, memory.unique_value = key, value
+    else:
+        memory.memory_type, memory.visibility, memory.tags = checked.memory_type, checked.visibility, checked.tags
+        memory.source, memory.custom, memory.hierarchy = checked.source, checked.custom, path.hierarchy()
+    set_content(rt, memory, checked.content, vectors[0])
+    await save_memories(rt, [memory], vectors)
+    return memory, created
+
+
+async def update_memory(rt: Runtime, caller: Caller, memory_id: str, content: object) -> Memory:
+    text = required_text("content", content, MAX_CONTENT)
+    memory = await get_memory(rt, caller, memory_id)
+    vectors = await embed(rt, [text])
+    set_content(rt, memory, text, vectors[0])
+    await save_memories(rt, [memory], vectors)
+    return memory
+
+
+async def delete_memory(rt: Runtime, caller: Caller, memory_id: str) -> None:
+    memory = await get_memory(rt, caller, memory_id)
+    await save_memories(rt, [], removed=[memory.id])
+
+
+def _tag_condition(tag: str) -> Any:
+    """Memories carrying `tag` (JSON lists compare as text the same way on SQLite and PostgreSQL)."""
+    token = orjson.dumps(tag).decode().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return cast(Memory.tags, String).like(f"%{token}%", escape="\\")
+
+
+async def list_memories(
+    rt: Runtime,
+    caller: Caller,
+    scope: object,
+    scope_id: object,
+    *,
+    memory_type: object = None,
+    tags: object = None,
+    limit: object = None,
+    offset: object = None,
+    include_inherited: object = None,
+) -> tuple[Sequence[Memory], int]:
+    """A page of the scope's memories (with inherited ones when asked), newest first, and the total."""
+    scope, scope_id = check_scope(scope, scope_id)
+    kind = optional_text("memory_type", memory_type, 64)
+    wanted = tags_of(tags)
+    page, skip = limit_of(limit, 50), offset_of(offset)
+    inherited = optional_bool("include_inherited", include_inherited, False)
+    async with rt.db.read() as session:
+        path = await visible_scope(session, caller, scope, scope_id)
+        conditions = [reach_condition(path.reaches(inherited))]
+        if kind:
+            conditions.append(Memory.memory_type == kind)
+        conditions += [_tag_condition(tag) for tag in wanted]
+        total = await session.scalar(select(func.count()).select_from(Memory).where(*conditions)) or 0
+        found = (
+            await session.scalars(
+                select(Memory).where(*conditions).order_by(Memory.created_at.desc(), Memory.id).limit(page).offset(skip)
+            )
+        ).all()
+    return found, total
+
+
+@dataclass(frozen=True)
+class MemoryStats:
+    total: int
+    by_type: dict[str, int]
+    scope: str | None = None
+    scope_id: str | None = None
+
+
+async def memory_stats(rt: Runtime, caller: Caller, scope: object = None, scope_id: object = None) -> MemoryStats:
+    """Counts by type over every memory the caller may see, or over one scope's own memories."""
+    async with rt.db.read() as session:
+        if scope is None and scope_id is None:
+            condition = visible_memories(caller)
+            checked_scope = checked_id = None
+        else:
+            checked_scope, checked_id = check_scope(scope, scope_id)
+            await visible_scope(session, caller, checked_scope, checked_id)
+            condition = Memory.scope_id == checked_id
+        rows = (
+            await session.execute(
+                select(Memory.memory_type, func.count()).where(condition).group_by(Memory.memory_type)
+            )
+        ).all()
+    by_type = {kind: count for kind, count in rows}
+    return MemoryStats(sum(by_type.values()), by_type, checked_scope, checked_id)

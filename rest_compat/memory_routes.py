@@ -1,0 +1,200 @@
+"""Context memories over REST (operations 69-81). The upsert route comes before `/context/memories/{id}`.
+
+Bodies are accepted in the contract's snake_case and in the shapes other clients send (§6, §7.10):
+CoSpec's camelCase upsert `{content, type, scope, scopeId, metadata: {filePath, visibility, tags, …}}`
+and the console's `{projectId, content, metadata: {scope, memory_type, …}}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from resolvers import memories, memory_search
+from resolvers.context_status import FEATURES, VERSION, context_health
+from resolvers.memories import MemoryDraft
+from resolvers.runtime import Caller
+from resolvers.validation import UNSET
+from rest_compat.http import JSONBody, endpoint, field, read_body, runtime
+from rest_compat.memory_shapes import health_json, memory_json, stats_json
+
+_KNOWN_METADATA = ("scope", "scope_id", "scopeId", "memory_type", "type", "visibility", "tags", "source", "custom")
+
+
+def _first(*values: object) -> object:
+    """The first value actually sent (neither missing nor null)."""
+    for value in values:
+        if value is not None and value is not UNSET:
+            return value
+    return None
+
+
+def memory_draft(body: dict[str, Any]) -> MemoryDraft:
+    """A memory from any of the body shapes clients send; metadata keys we do not know go to `custom`."""
+    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    project_id = _first(field(body, "projectId", "project_id"))
+    scope = _first(field(body, "scope"), field(metadata, "scope"), "project" if isinstance(project_id, str) else None)
+    scope_id = _first(field(body, "scope_id", "scopeId"), field(metadata, "scope_id", "scopeId"))
+    if scope_id is None and scope == "project":
+        scope_id = project_id
+    nested_source = metadata.get("source")
+    custom = _first(field(body, "custom"))
+    if custom is None:
+        extra = {k: v for k, v in metadata.items() if k not in _KNOWN_METADATA}
+        if nested_source is not None and not isinstance(nested_source, dict):
+            extra["source"] = nested_source  # CoSpec names itself here: `source: 'cospec-ai'`
+        nested = metadata.get("custom") if isinstance(metadata.get("custom"), dict) else {}
+        custom = {**nested, **extra} or None
+    return MemoryDraft(
+        content=_first(field(body, "content", "memory")),
+        scope=scope,
+        scope_id=scope_id,
+        memory_type=_first(field(body, "memory_type", "memoryType", "type"), field(metadata, "memory_type", "type")),
+        visibility=_first(field(body, "visibility"), field(metadata, "visibility")),
+        tags=_first(field(body, "tags"), field(metadata, "tags")),
+        source=_first(field(body, "source"), nested_source if isinstance(nested_source, dict) else None),
+        custom=custom,
+    )
+
+
+async def _listed(request: Request, caller: Caller, scope: Any, scope_id: Any) -> dict[str, Any]:
+    query = request.query_params
+    found, total = await memories.list_memories(
+        runtime(request),
+        caller,
+        scope,
+        scope_id,
+        memory_type=query.get("memory_type"),
+        tags=[tag for value in query.getlist("tags") for tag in value.split(",") if tag.strip()],
+        limit=query.get("limit"),
+        offset=query.get("offset"),
+        include_inherited=query.get("include_inherited"),
+    )
+    return {"memories": [memory_json(m) for m in found], "count": total}
+
+
+@endpoint("GET", "/context/memories")
+async def list_memories(request: Request, caller: Caller) -> Any:
+    query = request.query_params
+    return await _listed(request, caller, query.get("scope"), query.get("scope_id") or query.get("scopeId"))
+
+
+@endpoint("POST", "/context/memories", status=201)
+async def create_memory(request: Request, caller: Caller) -> Any:
+    memory = await memories.create_memory(runtime(request), caller, memory_draft(await read_body(request)))
+    return memory_json(memory)
+
+
+@endpoint("PUT", "/context/memories/upsert")
+async def upsert_memory(request: Request, caller: Caller) -> Any:
+    draft = memory_draft(await read_body(request))
+    memory, created = await memories.upsert_memory(
+        runtime(request), caller, draft, request.query_params.get("uniqueKey")
+    )
+    return JSONBody(memory_json(memory), status_code=201 if created else 200)
+
+
+@endpoint("GET", "/context/memories/{id}")
+async def get_memory(request: Request, caller: Caller) -> Any:
+    return memory_json(await memories.get_memory(runtime(request), caller, request.path_params["id"]))
+
+
+@endpoint("PUT", "/context/memories/{id}")
+async def update_memory(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    memory = await memories.update_memory(
+        runtime(request), caller, request.path_params["id"], field(body, "content", "memory")
+    )
+    return memory_json(memory)
+
+
+@endpoint("DELETE", "/context/memories/{id}")
+async def delete_memory(request: Request, caller: Caller) -> Any:
+    await memories.delete_memory(runtime(request), caller, request.path_params["id"])
+
+
+def hits_json(hits: list[memory_search.Hit]) -> dict[str, Any]:
+    results = [memory_json(memory, score) for memory, score in hits]
+    return {"results": results, "count": len(results)}
+
+
+@endpoint("POST", "/context/search")
+async def search_memories(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    scope = field(body, "scope")
+    scope_id = field(body, "scope_id", "scopeId")
+    if isinstance(scope, dict):  # CoSpec sends `scope: {type, id}`
+        scope, scope_id = scope.get("type"), scope.get("id")
+    hits = await memory_search.search_memories(
+        runtime(request),
+        caller,
+        field(body, "query"),
+        scope,
+        scope_id,
+        limit=field(body, "limit"),
+        include_inherited=field(body, "include_inherited", "includeInherited"),
+        types=_first(field(body, "types"), field(body, "memory_type")),
+    )
+    return hits_json(hits)
+
+
+@endpoint("GET", "/context/memories/{id}/similar")
+async def similar_memories(request: Request, caller: Caller) -> Any:
+    hits = await memory_search.similar_memories(
+        runtime(request), caller, request.path_params["id"], request.query_params.get("limit")
+    )
+    return hits_json(hits)
+
+
+@endpoint("GET", "/context/stats")
+async def stats(request: Request, caller: Caller) -> Any:
+    rt = runtime(request)
+    return stats_json(await memories.memory_stats(rt, caller), context_health(rt))
+
+
+@endpoint("GET", "/context/stats/{scope}/{scopeId}")
+async def scope_stats(request: Request, caller: Caller) -> Any:
+    rt = runtime(request)
+    path = request.path_params
+    return stats_json(await memories.memory_stats(rt, caller, path["scope"], path["scopeId"]), context_health(rt))
+
+
+@endpoint("GET", "/context/health")
+async def health(request: Request, caller: Caller) -> Any:
+    return health_json(context_health(runtime(request)))
+
+
+@endpoint("GET", "/context/info")
+async def info(request: Request, caller: Caller) -> Any:
+    current = context_health(runtime(request))
+    return {
+        "enabled": current.enabled,
+        "auto_capture": current.auto_capture,
+        "provider": current.provider,
+        "model": current.model,
+        "version": VERSION,
+        "features": {name: current.enabled for name in FEATURES},
+    }
+
+
+@endpoint("GET", "/context/{scope}/{scopeId}/memories")
+async def scope_memories(request: Request, caller: Caller) -> Any:
+    return await _listed(request, caller, request.path_params["scope"], request.path_params["scopeId"])
+
+
+routes = [
+    list_memories,
+    create_memory,
+    upsert_memory,
+    similar_memories,
+    get_memory,
+    update_memory,
+    delete_memory,
+    search_memories,
+    stats,
+    scope_stats,
+    health,
+    info,
+    scope_memories,
+]

@@ -1,0 +1,78 @@
+"""Task context over REST (operations 46-48) and dialog capture (89)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from resolvers import memory_search, task_context
+from resolvers.runtime import Caller
+from rest_compat.http import endpoint, field, read_body, runtime
+from rest_compat.memory_shapes import memory_json
+
+
+@endpoint("POST", "/projects/{projectId}/tasks/context/relevant")
+async def relevant_context(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    hits = await memory_search.relevant_memories(
+        runtime(request),
+        caller,
+        request.path_params["projectId"],
+        field(body, "prompt"),
+        max_memories=field(body, "maxMemories", "max_memories"),
+        types=field(body, "types"),
+        include_workspace=field(body, "includeWorkspace"),
+        include_org=field(body, "includeOrg"),
+    )
+    return {"memories": [memory_json(memory, score) for memory, score in hits]}
+
+
+@endpoint("GET", "/projects/{projectId}/tasks/{taskId}/context")
+async def get_task_context(request: Request, caller: Caller) -> Any:
+    path = request.path_params
+    found = await task_context.task_context(runtime(request), caller, path["projectId"], path["taskId"])
+    return {
+        "injectedMemories": [memory_json(memory) for memory in found.injected],
+        "generatedMemory": memory_json(found.generated) if found.generated else None,
+        "activeDialog": found.active_dialog,
+        "usage": {
+            "generated": 1 if found.generated else 0,
+            "injected": len(found.injected),
+            "retrieved": found.retrieved,
+        },
+    }
+
+
+@endpoint("POST", "/projects/{projectId}/tasks/{taskId}/context/save", status=201)
+async def save_task_output(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    path = request.path_params
+    memory = await task_context.save_task_output(
+        runtime(request),
+        caller,
+        path["projectId"],
+        path["taskId"],
+        field(body, "content"),
+        memory_type=field(body, "type", "memory_type"),
+        summary=field(body, "summary"),
+        tags=field(body, "tags"),
+    )
+    return {"message": "Task output saved as context", "memory": memory_json(memory)}
+
+
+@endpoint("POST", "/context/capture/task/{taskId}", status=201)
+async def capture_task_dialog(request: Request, caller: Caller) -> Any:
+    body = await read_body(request)
+    memory = await task_context.capture_task_dialog(
+        runtime(request),
+        caller,
+        request.path_params["taskId"],
+        field(body, "projectId", "project_id"),
+        field(body, "content"),
+        field(body, "metadata"),
+    )
+    return memory_json(memory)
+
+
+routes = [relevant_context, get_task_context, save_task_output, capture_task_dialog]
