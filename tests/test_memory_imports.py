@@ -58,6 +58,7 @@ def test_folder_import_chunks_with_line_ranges_and_sync_replaces_only_the_change
     (docs / "nested").mkdir(parents=True)
     (docs / "guide.md").write_text(GUIDE)
     (docs / "nested" / "style.md").write_text(STYLE)
+    (docs / "keep.md").write_text("# Keep\n\nThis page never changes.\n")
     (docs / "notes.bin").write_bytes(b"\x00\x01binary")
     (docs / "ignored.py").write_text("print('not markdown')")
 
@@ -67,15 +68,17 @@ def test_folder_import_chunks_with_line_ranges_and_sync_replaces_only_the_change
     )
     assert result.status_code == 201, result.text
     body = result.json()
-    assert body["files_imported"] == 2 and body["memories_created"] == 3 and body["chunks_created"] == 3
+    assert body["files_imported"] == 3 and body["memories_created"] == 4 and body["chunks_created"] == 4
     assert len(body["errors"]) == 1 and "notes.bin" in body["errors"][0] and "binary" in body["errors"][0]
 
     prefix = f"{tree.org['folderPath']}/{tree.workspace['folderPath']}/{tree.project['folderPath']}/docs"
     files = by_file(listed(ready, pid))
     assert {name: [r[:2] for r in ranges] for name, ranges in files.items()} == {
         f"{prefix}/guide.md": [(1, 4), (6, 8)],
+        f"{prefix}/keep.md": [(1, 3)],
         f"{prefix}/nested/style.md": [(1, 3)],
     }
+    kept = files[f"{prefix}/keep.md"]
     first = listed(ready, pid)[0]["metadata"]
     assert first["source"]["type"] == "file" and len(first["source"]["file_hash"]) == 64
     assert first["memory_type"] == "documentation" and first["tags"] == ["d"]
@@ -98,18 +101,19 @@ def test_folder_import_chunks_with_line_ranges_and_sync_replaces_only_the_change
         "total_changes": {"modified": 1, "new": 1, "deleted": 1},
     }
     after = by_file(listed(ready, pid))
-    assert set(after) == {f"{prefix}/nested/style.md", f"{prefix}/new.md"}
+    assert set(after) == {f"{prefix}/keep.md", f"{prefix}/nested/style.md", f"{prefix}/new.md"}
+    assert after[f"{prefix}/keep.md"] == kept, "an unchanged file keeps its memories, ids and all"
     assert [r[:2] for r in after[f"{prefix}/nested/style.md"]] == [(1, 3), (5, 7)]
     remaining = search(ready, "release pipeline approval", "project", pid, limit=10)
-    assert len(remaining) == 3 and all("pipeline" not in r["memory"] for r in remaining)
+    assert len(remaining) == 4 and all("pipeline" not in r["memory"] for r in remaining)
 
     tracked = ready.get("/context/sync/files", params={"scope": "project", "scope_id": pid}).json()["files"]
-    assert [f["file_path"] for f in tracked] == [f"{prefix}/nested/style.md", f"{prefix}/new.md"]
-    style = tracked[0]
+    assert [f["file_path"] for f in tracked] == [f"{prefix}/keep.md", f"{prefix}/nested/style.md", f"{prefix}/new.md"]
+    style = tracked[1]
     assert sorted(style["memory_ids"]) == sorted(r[2] for r in after[f"{prefix}/nested/style.md"])
     assert style["last_sync"] is not None
     stats = ready.get("/context/sync/stats", params={"scope": "project", "scope_id": pid}).json()
-    assert stats["total_tracked_files"] == 2 and stats["files_by_scope"] == {"project": 2}
+    assert stats["total_tracked_files"] == 3 and stats["files_by_scope"] == {"project": 3}
 
 
 def test_document_import_and_sync_of_one_file(server: LiveServer, ready: Api, tree: Tree) -> None:

@@ -6,6 +6,7 @@ prompt, so the task's output shows exactly what the CLI was given.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -29,6 +30,16 @@ def project_with_sandbox(live: LiveServer) -> tuple[Api, Tree]:
     return admin, tree
 
 
+def captured_context(api: Api, project_id: str, task_id: str, timeout: float = 30) -> dict:
+    """The task's context once its dialog is captured (that follows the task's completion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        context = api.get(f"/projects/{project_id}/tasks/{task_id}/context").json()
+        if context["generatedMemory"] is not None or time.monotonic() > deadline:
+            return context
+        time.sleep(0.05)
+
+
 def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_server: LiveServer) -> None:
     admin, tree = project_with_sandbox(context_server)
     pid = tree.project["id"]
@@ -43,7 +54,7 @@ def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_
     assert "https://api.example.test/v2" in task["result"] and "logs in JSON" in task["result"]
     assert task["result"].endswith("Task:\nSay hello")
 
-    context = admin.get(f"/projects/{pid}/tasks/{task_id}/context").json()
+    context = captured_context(admin, pid, task_id)
     assert [m["id"] for m in context["injectedMemories"]] == [base_url["id"], org_note["id"]]
     generated = context["generatedMemory"]
     assert generated["metadata"]["memory_type"] == "task-dialog"
