@@ -64,6 +64,17 @@ async def projects_by_workspace(rt: Runtime, caller: Caller, workspace_ids: Sequ
         return grouped
 
 
+async def projects_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, Project]:
+    """The visible ones among several projects, in one query."""
+    query = (
+        select(Project)
+        .join(Workspace, Workspace.id == Project.workspace_id)
+        .where(Project.id.in_(ids), Workspace.organization_id.in_(member_org_ids(caller)))
+    )
+    async with rt.db.read() as session:
+        return {project.id: project for project in await session.scalars(query)}
+
+
 async def get_project(rt: Runtime, caller: Caller, project_id: str) -> Project:
     async with rt.db.read() as session:
         project, _, _ = await visible_project(session, caller, project_id)

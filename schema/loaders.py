@@ -8,7 +8,7 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 
 from resolvers.organizations import members_by_organization, organizations_by_ids
-from resolvers.projects import projects_by_workspace
+from resolvers.projects import projects_by_ids, projects_by_workspace
 from resolvers.runtime import Caller, Runtime
 from resolvers.sandboxes import sandboxes_by_project
 from resolvers.tasks import tasks_by_ids
@@ -33,6 +33,7 @@ class Loaders:
         self.organization = _loader(lambda ids: organizations_by_ids(rt, caller, ids))
         self.workspace = _loader(lambda ids: workspaces_by_ids(rt, caller, ids))
         self.workspaces_of_organization = _loader(lambda ids: workspaces_by_organization(rt, caller, ids), [])
+        self.project = _loader(lambda ids: projects_by_ids(rt, caller, ids))
         self.projects_of_workspace = _loader(lambda ids: projects_by_workspace(rt, caller, ids), [])
         self.members_of_organization = _loader(lambda ids: members_by_organization(rt, caller, ids), [])
         self.sandbox_of_project = _loader(lambda ids: sandboxes_by_project(rt, caller, ids))

@@ -10,8 +10,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers import projects, tasks
 from resolvers.context_status import ContextHealth as ContextHealthView
+from resolvers.errors import not_found
 from resolvers.memories import MemoryStats as MemoryStatsView
 from schema.context import Context
 from schema.pagination import PageInfo, encode_cursor, page_info
@@ -56,14 +56,20 @@ class Memory:
 
     @strawberry.field(description="The organization, workspace, project or task the memory is attached to.")
     async def scope_object(self, info: Info[Context, None]) -> MemoryScope:
-        loaders, rt, caller = info.context.loaders, info.context.rt, info.context.caller
+        loaders = info.context.loaders
         if self.scope == "organization":
             return Organization.of(await loaders.organization.load(self.scope_id))
         if self.scope == "workspace":
             return Workspace.of(await loaders.workspace.load(self.scope_id))
         if self.scope == "project":
-            return Project.of(await projects.get_project(rt, caller, self.scope_id))
-        return Task.of(await tasks.get_task(rt, caller, None, self.scope_id))
+            project = await loaders.project.load(self.scope_id)
+            if project is None:
+                raise not_found("project", self.scope_id)
+            return Project.of(project)
+        task = await loaders.task.load(self.scope_id)
+        if task is None:
+            raise not_found("task", self.scope_id)
+        return Task.of(task)
 
 
 @strawberry.type

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.conftest import Api, Tree, make_tree
+from tests.test_graphql import counting_statements
 from tests.test_memories import wait_healthy
 
 MEMORY_FIELDS = "id content memoryType scope scopeId visibility tags hierarchy"
@@ -163,3 +164,28 @@ def test_imports_and_sync_through_mutations(server, alice: Api, tree: Tree) -> N
     )
     assert outside["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
     assert "file_path" in outside["errors"][0]["message"]
+
+
+def test_scope_objects_cost_a_constant_number_of_statements(server, make_user) -> None:
+    """One similar memory or five, each in its own project: the scope objects come through a loader."""
+    counts = []
+    for projects in (2, 6):
+        user = make_user()
+        wait_healthy(user)
+        org = make_tree(user).org
+        workspace = user.create(f"/organizations/{org['id']}/workspaces", {"name": "W", "folderPath": "w"})
+        first = None
+        for index in range(projects):
+            project = user.create(f"/workspaces/{workspace['id']}/projects", {"name": f"P{index}", "folderPath": f"p{index}"})  # fmt: skip
+            memory = create(user, f"Release notes for service number {index}", "project", project["id"])
+            first = first or memory
+        with counting_statements(server) as statements:
+            found = user.graphql(
+                "query($id: ID!) { similarMemories(id: $id, limit: 10) {"
+                " memory { scopeObject { ... on Project { id } } } } }",
+                {"id": first["id"]},
+            )
+        assert "errors" not in found, found
+        assert len(found["data"]["similarMemories"]) == projects - 1
+        counts.append(len([s for s in statements if not s.startswith("BEGIN")]))
+    assert counts[0] == counts[1], counts
