@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rest_vs_graphql import HOST, call, free_port, login, running, service_env, wait_until_up
-from task_overhead import latency_ms, moment, submit, wait_all
+from task_overhead import latency_ms, moment, project_with_sandbox, submit, wait_all
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,14 +77,7 @@ def main() -> int:
         with running([sys.executable, "app.py", "serve"], env, log) as process:
             wait_until_up(f"{api}/health", process, Path(work) / "service.log")
             token = login(api)
-            org = call("POST", f"{api}/organizations", {"name": "Bench", "folderPath": "bench"}, token, 201)
-            ws = call(
-                "POST", f"{api}/organizations/{org['id']}/workspaces", {"name": "W", "folderPath": "w"}, token, 201
-            )
-            pid = call("POST", f"{api}/workspaces/{ws['id']}/projects", {"name": "P", "folderPath": "p"}, token, 201)[
-                "id"
-            ]
-            call("POST", f"{api}/flexy", {"projectId": pid}, token, 201)
+            pid = project_with_sandbox(api, token)
             body = {"name": "bench", "description": "", "definition": definition(args.steps, args.phases)}
             workflow = call("POST", f"{api}/workflows", body, token, 201)
             call("PATCH", f"{api}/workflows/{workflow['id']}/status", {"status": "published"}, token)

@@ -68,6 +68,15 @@ def wait_all(api: str, token: str, project_id: str, task_ids: list[str], timeout
     return [done[task_id] for task_id in task_ids]
 
 
+def project_with_sandbox(api: str, token: str) -> str:
+    """A new organization, workspace and project with a sandbox; returns the project's id."""
+    org = call("POST", f"{api}/organizations", {"name": "Bench", "folderPath": "bench"}, token, 201)
+    ws = call("POST", f"{api}/organizations/{org['id']}/workspaces", {"name": "W", "folderPath": "w"}, token, 201)
+    project = call("POST", f"{api}/workspaces/{ws['id']}/projects", {"name": "P", "folderPath": "p"}, token, 201)
+    call("POST", f"{api}/flexy", {"projectId": project["id"]}, token, 201)
+    return project["id"]
+
+
 def latency_ms(task: dict[str, Any]) -> float:
     return (moment(task["endTime"]) - moment(task["createdAt"])).total_seconds() * 1000
 
@@ -84,15 +93,7 @@ def main() -> int:
         with running([sys.executable, "app.py", "serve"], env, log) as process:
             wait_until_up(f"{api}/health", process, Path(work) / "service.log")
             token = login(api)
-            org = call("POST", f"{api}/organizations", {"name": "Bench", "folderPath": "bench"}, token, 201)
-            ws = call(
-                "POST", f"{api}/organizations/{org['id']}/workspaces", {"name": "W", "folderPath": "w"}, token, 201
-            )
-            project = call(
-                "POST", f"{api}/workspaces/{ws['id']}/projects", {"name": "P", "folderPath": "p"}, token, 201
-            )
-            pid = project["id"]
-            call("POST", f"{api}/flexy", {"projectId": pid}, token, 201)
+            pid = project_with_sandbox(api, token)
 
             latencies = []
             for _ in range(args.latency_tasks):
