@@ -58,7 +58,9 @@ def memory_draft(body: dict[str, Any]) -> MemoryDraft:
     )
 
 
-async def _listed(request: Request, caller: Caller, scope: Any, scope_id: Any) -> dict[str, Any]:
+async def _listed(
+    request: Request, caller: Caller, scope: Any, scope_id: Any, inherited: object = None
+) -> dict[str, Any]:
     query = request.query_params
     found, total = await memories.list_memories(
         runtime(request),
@@ -69,7 +71,7 @@ async def _listed(request: Request, caller: Caller, scope: Any, scope_id: Any) -
         tags=[tag for value in query.getlist("tags") for tag in value.split(",") if tag.strip()],
         limit=query.get("limit"),
         offset=query.get("offset"),
-        include_inherited=query.get("include_inherited"),
+        include_inherited=query.get("include_inherited") if inherited is None else inherited,
     )
     return {"memories": [memory_json(m) for m in found], "count": total}
 
@@ -183,6 +185,25 @@ async def scope_memories(request: Request, caller: Caller) -> Any:
     return await _listed(request, caller, request.path_params["scope"], request.path_params["scopeId"])
 
 
+@endpoint("GET", "/projects/{projectId}/memories")
+async def project_memories(request: Request, caller: Caller) -> Any:
+    """The console's list of a project's memories (contract §6): the project scope's list."""
+    return await _listed(request, caller, "project", request.path_params["projectId"])
+
+
+@endpoint("GET", "/projects/{projectId}/memories/stats")
+async def project_stats(request: Request, caller: Caller) -> Any:
+    rt = runtime(request)
+    found = await memories.memory_stats(rt, caller, "project", request.path_params["projectId"])
+    return stats_json(found, context_health(rt))
+
+
+@endpoint("GET", "/context/hierarchical/{scope}/{scopeId}")
+async def hierarchical_memories(request: Request, caller: Caller) -> Any:
+    """The console's inherited view of a scope (contract §6): the scope's list with inheritance."""
+    return await _listed(request, caller, request.path_params["scope"], request.path_params["scopeId"], True)
+
+
 routes = [
     list_memories,
     create_memory,
@@ -197,4 +218,7 @@ routes = [
     health,
     info,
     scope_memories,
+    project_memories,
+    project_stats,
+    hierarchical_memories,
 ]

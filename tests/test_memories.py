@@ -165,6 +165,19 @@ def test_inheritance_follows_visibility_at_each_level(ready: Api, tree: Tree) ->
         assert listed(scope, scope_id, inherited) == names_expected, (scope, inherited)
         assert searched(scope, scope_id, inherited == "true") == names_expected, (scope, inherited)
 
+    # The console's paths (contract §6) answer the same lists.
+    def names_at(path: str, **params: str) -> set[str]:
+        response = ready.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return {names[m["id"]] for m in response.json()["memories"]}
+
+    assert names_at(f"/context/hierarchical/project/{pid}") == expected[("project", pid, "true")]
+    assert names_at(f"/context/hierarchical/workspace/{ws}") == expected[("workspace", ws, "true")]
+    assert names_at(f"/projects/{pid}/memories") == {"project"}
+    assert names_at(f"/projects/{pid}/memories", include_inherited="true") == expected[("project", pid, "true")]
+    stats = ready.get(f"/projects/{sibling}/memories/stats").json()
+    assert (stats["total"], stats["scope"], stats["scope_id"]) == (1, "project", sibling)
+
 
 def test_search_returns_limit_results_when_that_many_are_visible(ready: Api, make_user: Callable[..., Api]) -> None:
     """Many closer matches elsewhere must not crowd out the scope's own: the filter is inside the search."""
@@ -351,3 +364,16 @@ def test_the_model_loads_in_the_background(tmp_path: Path) -> None:
             await database.dispose()
 
     assert asyncio.run(run()) == ["loading", "healthy"]
+
+
+def test_the_console_paths_answer_404_to_strangers(ready: Api, tree: Tree, make_user: Callable[..., Api]) -> None:
+    stranger = make_user()
+    pid = tree.project["id"]
+    create(ready, "a private project note", "project", pid)
+    for path in (
+        f"/projects/{pid}/memories",
+        f"/projects/{pid}/memories/stats",
+        f"/context/hierarchical/project/{pid}",
+    ):
+        response = stranger.get(path)
+        assert response.status_code == 404, (path, response.text)
