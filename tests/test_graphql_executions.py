@@ -7,7 +7,15 @@ import json
 from typing import Any
 
 from tests.conftest import Api, LiveServer
-from tests.test_executions import bash_step, three_phases
+from tests.test_executions import (
+    act,
+    bash_step,
+    create_execution,
+    published_workflow,
+    three_phases,
+    wait_for_execution,
+)
+from tests.test_graphql import counting_statements
 from tests.test_graphql_tasks import error_code, run, subscribe
 from tests.test_progress import graphql_socket
 from tests.test_tasks import sandbox_project
@@ -155,3 +163,24 @@ def test_another_user_cannot_subscribe_to_an_execution(
         message = json.loads(socket.recv(timeout=10))
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "NOT_FOUND", message
+
+
+def test_step_tasks_cost_a_constant_number_of_statements(sandbox_server: LiveServer, sandbox_owner: Api) -> None:
+    """An execution with one step task or with four: the tasks come through one loader query."""
+    project = sandbox_project(sandbox_server, sandbox_owner)
+    counts = []
+    for steps in (1, 4):
+        definition = {"phases": [{"id": "a", "steps": [bash_step(f"s{i}", "true") for i in range(steps)]}]}
+        execution_id = create_execution(sandbox_owner, published_workflow(sandbox_owner, definition)["id"], project.id)
+        act(sandbox_owner, execution_id, "start")
+        assert wait_for_execution(sandbox_owner, execution_id)["status"] == "completed"
+        with counting_statements(sandbox_server) as statements:
+            found = run(
+                sandbox_owner,
+                "query($id: ID!) { execution(id: $id) { workflow { id } project { id }"
+                " phases { steps { task { id status } } } } }",
+                id=execution_id,
+            )
+        assert [s["task"]["status"] for s in found["execution"]["phases"][0]["steps"]] == ["completed"] * steps
+        counts.append(len([s for s in statements if not s.startswith("BEGIN")]))
+    assert counts[0] == counts[1], counts
