@@ -38,6 +38,46 @@ class TaskContext:
     retrieved: int
 
 
+@dataclass(frozen=True)
+class ContextUsage:
+    """A task's context figures, as operation 46 counts them: the memories it asked for, those that were
+    there to inject, and the dialog memory it produced."""
+
+    generated_memory_id: str | None
+    retrieved: int
+    injected: int
+    generated: int
+
+
+async def usage_of(rt: Runtime, tasks: Sequence[Task]) -> dict[str, ContextUsage]:
+    """Each task's context figures, for any number of tasks in two queries."""
+    asked = {memory_id for task in tasks for memory_id in task.context_memory_ids or []}
+    async with rt.db.read() as session:
+        present = set(await session.scalars(select(Memory.id).where(Memory.id.in_(asked)))) if asked else set()
+        dialogs = await session.execute(
+            select(Memory.scope_id, Memory.id)
+            .where(Memory.scope_id.in_([task.id for task in tasks]), Memory.memory_type == DIALOG_TYPE)
+            .order_by(Memory.created_at, Memory.id)
+        )
+        newest_dialog: dict[str, str] = {scope_id: memory_id for scope_id, memory_id in dialogs}
+    return {
+        task.id: ContextUsage(
+            generated_memory_id=newest_dialog.get(task.id),
+            retrieved=len(task.context_memory_ids or []),
+            injected=sum(1 for memory_id in task.context_memory_ids or [] if memory_id in present),
+            generated=1 if task.id in newest_dialog else 0,
+        )
+        for task in tasks
+    }
+
+
+async def usage_by_ids(rt: Runtime, task_ids: Sequence[str]) -> dict[str, ContextUsage]:
+    """The figures of tasks already known to be visible (for GraphQL's per-request loader)."""
+    async with rt.db.read() as session:
+        found = (await session.scalars(select(Task).where(Task.id.in_(task_ids)))).all()
+    return await usage_of(rt, found)
+
+
 async def _task_path(rt: Runtime, task: Task) -> ScopePath:
     """The task's place in the tree (the caller's access to the task was checked already)."""
     async with rt.db.read() as session:

@@ -9,6 +9,7 @@ from resolvers.events import StoredEvent
 from resolvers.execution_plan import execution_progress, iso, phase_progress
 from resolvers.sandboxes import ImageView, SandboxView
 from resolvers.settings import preferences_of
+from resolvers.task_context import ContextUsage
 from resolvers.workflow_state import state_of
 from store.models import (
     Organization,
@@ -160,7 +161,7 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-def task_json(task: Task) -> dict[str, Any]:
+def task_json(task: Task, usage: ContextUsage) -> dict[str, Any]:
     return {
         "id": task.id,
         "projectId": task.project_id,
@@ -185,6 +186,8 @@ def task_json(task: Task) -> dict[str, Any]:
         "taskType": task.task_type,
         "createdAt": iso(task.created_at),
         "executionId": task.execution_id,
+        "generatedMemoryId": usage.generated_memory_id,
+        "contextUsage": {"retrieved": usage.retrieved, "injected": usage.injected, "generated": usage.generated},
     }
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from resolvers import tasks
+from resolvers import task_context, tasks
 from resolvers.runtime import Caller
 from rest_compat.http import endpoint, field, read_body, runtime
 from rest_compat.shapes import task_json
@@ -30,7 +30,8 @@ async def list_tasks(request: Request, caller: Caller) -> Any:
         limit=query.get("limit"),
         offset=query.get("offset"),
     )
-    return {"tasks": [task_json(task) for task in found], "total": total}
+    usage = await task_context.usage_of(runtime(request), found)
+    return {"tasks": [task_json(task, usage[task.id]) for task in found], "total": total}
 
 
 @endpoint("POST", "/projects/{projectId}/tasks/adhoc", status=201)
@@ -80,7 +81,9 @@ async def execute_workflow_step(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/projects/{projectId}/tasks/{taskId}")
 async def get_task(request: Request, caller: Caller) -> Any:
-    return task_json(await tasks.get_task(runtime(request), caller, _project(request), request.path_params["taskId"]))
+    task = await tasks.get_task(runtime(request), caller, _project(request), request.path_params["taskId"])
+    usage = await task_context.usage_of(runtime(request), [task])
+    return task_json(task, usage[task.id])
 
 
 @endpoint("POST", "/projects/{projectId}/tasks/{taskId}/cancel")

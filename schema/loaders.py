@@ -11,6 +11,7 @@ from resolvers.organizations import members_by_organization, organizations_by_id
 from resolvers.projects import projects_by_ids, projects_by_workspace
 from resolvers.runtime import Caller, Runtime
 from resolvers.sandboxes import sandboxes_by_project
+from resolvers.task_context import usage_by_ids
 from resolvers.tasks import tasks_by_ids
 from resolvers.workflows import workflows_by_ids
 from resolvers.workspaces import workspaces_by_ids, workspaces_by_organization
@@ -39,6 +40,7 @@ class Loaders:
         self.sandbox_of_project = _loader(lambda ids: sandboxes_by_project(rt, caller, ids))
         self.workflow = _loader(lambda ids: workflows_by_ids(rt, caller, ids))
         self.task = _loader(lambda ids: tasks_by_ids(rt, caller, ids))
+        self.context_usage = _loader(lambda ids: usage_by_ids(rt, ids))
 
     def remember_organizations(self, organizations: Iterable[models.Organization]) -> None:
         """Organizations already fetched, so fields pointing back at them need no query."""

@@ -41,6 +41,13 @@ class TaskArtifact:
 
 
 @strawberry.type
+class ContextUsage:
+    retrieved: int = strawberry.field(description="How many context memories the task asked for.")
+    injected: int = strawberry.field(description="How many of them were there to go into its prompt.")
+    generated: int = strawberry.field(description="1 when the task's dialog was kept as a memory.")
+
+
+@strawberry.type
 class Task:
     id: strawberry.ID
     project_id: str
@@ -102,6 +109,15 @@ class Task:
     async def sandbox(self, info: Info[Context, None]) -> Sandbox | None:
         view = await info.context.loaders.sandbox_of_project.load(self.project_id)
         return Sandbox.of(view) if view else None
+
+    @strawberry.field(description="The memory the task's dialog was kept as; null when none was.")
+    async def generated_memory_id(self, info: Info[Context, None]) -> str | None:
+        return (await info.context.loaders.context_usage.load(str(self.id))).generated_memory_id
+
+    @strawberry.field(description="The task's use of context memory, as `taskContext` counts it.")
+    async def context_usage(self, info: Info[Context, None]) -> ContextUsage:
+        usage = await info.context.loaders.context_usage.load(str(self.id))
+        return ContextUsage(retrieved=usage.retrieved, injected=usage.injected, generated=usage.generated)
 
 
 @strawberry.type

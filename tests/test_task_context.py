@@ -66,6 +66,9 @@ def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_
     )
     assert context["usage"] == {"generated": 1, "injected": 2, "retrieved": 2}
     assert context["activeDialog"] is None
+    record = admin.get(f"/projects/{pid}/tasks/{task_id}").json()
+    assert record["generatedMemoryId"] == generated["id"]
+    assert record["contextUsage"] == {"retrieved": 2, "injected": 2, "generated": 1}
 
     relevant = admin.post(
         f"/projects/{pid}/tasks/context/relevant", {"prompt": "what is the base URL of the API?", "maxMemories": 5}
@@ -81,6 +84,21 @@ def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_
         f"/projects/{pid}/tasks/context/relevant", {"prompt": "hello", "types": ["task-dialog"]}
     ).json()
     assert [m["id"] for m in only_dialogs["memories"]] == [generated["id"]]
+
+    # The task list carries the same figures; a memory deleted since counts as no longer injectable.
+    assert admin.delete(f"/context/memories/{org_note['id']}").status_code in (200, 204)
+    listed = admin.get(f"/projects/{pid}/tasks").json()["tasks"]
+    assert [(t["generatedMemoryId"], t["contextUsage"]) for t in listed if t["id"] == task_id] == [
+        (generated["id"], {"retrieved": 2, "injected": 1, "generated": 1})
+    ]
+    through_graphql = admin.graphql(
+        "query($id: ID!) { task(id: $id) { generatedMemoryId contextUsage { retrieved injected generated } } }",
+        {"id": task_id},
+    )
+    assert through_graphql["data"]["task"] == {
+        "generatedMemoryId": generated["id"],
+        "contextUsage": {"retrieved": 2, "injected": 1, "generated": 1},
+    }
 
 
 def test_save_capture_and_refusals(context_server: LiveServer) -> None:
