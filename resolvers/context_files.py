@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from resolvers.errors import invalid
+from resolvers.errors import DomainError, invalid
 from resolvers.memory_scope import ScopePath
 from resolvers.paths import organization_dir, project_dir, workspace_dir
 from resolvers.runtime import Runtime
@@ -21,6 +21,7 @@ from resolvers.validation import UNSET, required_text
 
 CONTAINER_ROOT = "/base-root"
 DEFAULT_EXTENSIONS = (".md", ".markdown", ".txt")
+MAX_FOLDER_FILES = 2000
 SKIPPED_FOLDERS = frozenset({".git", "node_modules", "__pycache__", ".cospec-sync"})
 
 
@@ -80,6 +81,31 @@ def read_text(rt: Runtime, path: Path, field: str) -> TextFile:
     except UnicodeDecodeError:
         raise invalid(field, f"{relative_name(rt, path)} is not UTF-8 text") from None
     return TextFile(path, relative_name(rt, path), text, hashlib.sha256(data).hexdigest())
+
+
+def read_named(rt: Runtime, scope: ScopePath, field: str, raw: object) -> TextFile:
+    """The text of the file `raw` names, checked to lie inside the scope's organization (blocking)."""
+    return read_text(rt, resolve(rt, scope, field, raw), field)
+
+
+def read_folder(
+    rt: Runtime, scope: ScopePath, raw: object, recursive: bool, extensions: tuple[str, ...]
+) -> tuple[Path, list[TextFile], list[str]]:
+    """The folder `raw` names and its readable matching files, with why each other one could not be read
+    (blocking: the walk and every read run together, off the event loop)."""
+    folder = resolve(rt, scope, "folder_path", raw)
+    if not folder.is_dir():
+        raise invalid("folder_path", f"{relative_name(rt, folder)} is not a folder")
+    paths = walk(folder, recursive, extensions)
+    if len(paths) > MAX_FOLDER_FILES:
+        raise invalid("folder_path", f"holds more than {MAX_FOLDER_FILES} matching files")
+    files, errors = [], []
+    for candidate in paths:
+        try:
+            files.append(read_text(rt, resolve(rt, scope, "folder_path", str(candidate)), "file"))
+        except DomainError as error:
+            errors.append(f"{candidate.name}: {error.message}")
+    return folder, files, errors
 
 
 def extensions_of(field: str, value: object) -> tuple[str, ...]:

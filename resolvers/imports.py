@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from resolvers import context_files
 from resolvers.chunking import chunk_text
 from resolvers.context_files import TextFile
-from resolvers.errors import DomainError, invalid
+from resolvers.errors import invalid
 from resolvers.memories import MAX_CONTENT, scope_path, tags_of
 from resolvers.memory_scope import ScopePath, check_scope
 from resolvers.memory_writes import embed, save_memories, set_content
@@ -32,7 +32,6 @@ from store.models import Memory, TrackedFile, new_id, utcnow
 from store.vector_index import SCOPE_RANKS
 
 DEFAULT_TYPE = "documentation"
-MAX_FOLDER_FILES = 2000
 
 
 @dataclass(frozen=True)
@@ -172,14 +171,14 @@ async def _apply(rt: Runtime, scope: ScopePath, plans: Sequence[_FilePlan], sync
 
     async def track(session: AsyncSession) -> None:
         now = utcnow()
+        known = await session.scalars(
+            select(TrackedFile).where(TrackedFile.scope_id == scope.scope_id, TrackedFile.file_path.in_(files))
+        )
+        records = {record.file_path: record for record in known}
         for plan in plans:
             if not plan.relative:
                 continue
-            record = await session.scalar(
-                select(TrackedFile).where(
-                    TrackedFile.scope_id == scope.scope_id, TrackedFile.file_path == plan.relative
-                )
-            )
+            record = records.get(plan.relative)
             if plan.file_hash is None:
                 if record is not None:
                     await session.execute(delete(TrackedFile).where(TrackedFile.id == record.id))
@@ -187,6 +186,7 @@ async def _apply(rt: Runtime, scope: ScopePath, plans: Sequence[_FilePlan], sync
             if record is None:
                 record = TrackedFile(scope=scope.scope, scope_id=scope.scope_id, file_path=plan.relative)
                 session.add(record)
+                records[plan.relative] = record
             record.file_hash, record.memory_ids = plan.file_hash, [m.id for m in plan.memories]
             if plan.memories:  # a file keeps the type, visibility and tags it was imported with
                 first = plan.memories[0]
@@ -199,8 +199,7 @@ async def _apply(rt: Runtime, scope: ScopePath, plans: Sequence[_FilePlan], sync
 
 
 async def _read(rt: Runtime, scope: ScopePath, field_name: str, raw: object) -> TextFile:
-    path = context_files.resolve(rt, scope, field_name, raw)
-    return await asyncio.to_thread(context_files.read_text, rt, path, field_name)
+    return await asyncio.to_thread(context_files.read_named, rt, scope, field_name, raw)
 
 
 async def import_document(rt: Runtime, caller: Caller, file_path: object, target: ImportTarget) -> ImportResult:
@@ -230,22 +229,9 @@ async def _folder_files(
     rt: Runtime, scope: ScopePath, request: FolderRequest
 ) -> tuple[Path, list[TextFile], list[str]]:
     """The folder and its readable text files; the files that could not be read are named in errors."""
-    folder = context_files.resolve(rt, scope, "folder_path", request.folder_path)
-    if not folder.is_dir():
-        raise invalid("folder_path", f"{context_files.relative_name(rt, folder)} is not a folder")
     deep = optional_bool("recursive", request.recursive, True)
     extensions = context_files.extensions_of("file_extensions", request.file_extensions)
-    paths = await asyncio.to_thread(context_files.walk, folder, deep, extensions)
-    if len(paths) > MAX_FOLDER_FILES:
-        raise invalid("folder_path", f"holds more than {MAX_FOLDER_FILES} matching files")
-    files, errors = [], []
-    for candidate in paths:
-        try:
-            real = context_files.resolve(rt, scope, "folder_path", str(candidate))
-            files.append(await asyncio.to_thread(context_files.read_text, rt, real, "file"))
-        except DomainError as error:
-            errors.append(f"{candidate.name}: {error.message}")
-    return folder, files, errors
+    return await asyncio.to_thread(context_files.read_folder, rt, scope, request.folder_path, deep, extensions)
 
 
 async def import_folder(rt: Runtime, caller: Caller, folder: FolderRequest, target: ImportTarget) -> ImportResult:

@@ -37,8 +37,6 @@ _PHASES: dict[tuple[str, str], tuple[str, ...]] = {
     ),
 }
 
-STEP_IDS = tuple(step_id for step_ids in _PHASES.values() for step_id in step_ids)
-
 
 def _title(step_id: str) -> str:
     return step_id.replace("-", " ").capitalize()
