@@ -35,7 +35,8 @@ from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
 from rest_compat import build_api
 from sandbox import open_backend
-from schema import GraphQLView, build_schema
+from schema import GraphQLView, Limits, build_schema
+from schema.graphiql import graphiql_asset
 from store.bus import InProcessBus
 from store.config import Settings
 from store.db import Database
@@ -176,9 +177,11 @@ def create_app(settings: Settings) -> Starlette:
                 await rt.tasks.shutdown()
                 await rt.operations.shutdown()
 
-    graphql = GraphQLView(build_schema())
+    limits = Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
+    graphql = GraphQLView(build_schema(limits), settings.graphql_max_body_bytes, settings.graphql_max_message_bytes)
     app = Starlette(
         routes=[
+            Route("/graphql/assets/{name}", graphiql_asset, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/api", build_api()),
