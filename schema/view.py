@@ -8,6 +8,7 @@ over its limit closes the socket with 1009."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -36,11 +37,15 @@ from schema.graphiql import graphiql_page
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 MULTIPART_SUBSCRIPTION_PROTOCOL = "multipart-subscription"
 CLOSE_MESSAGE_TOO_BIG = 1009
-HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
+HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
-class _TooLarge(Exception):
-    pass
+class _Refused(Exception):
+    """A request refused before any GraphQL ran, with its status and code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 def _bearer(value: object) -> str | None:
@@ -90,6 +95,27 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message({"type": "error", "id": message["id"], "payload": _limit_error(limit)})
             return
         await super().handle_start(message)
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        """Queries and mutations too, as the protocol allows (Strawberry's handler runs subscriptions only):
+        one `data` message, then `complete`."""
+        if _is_subscription(query, operation_name):
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+            return
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=self.context,
+                operation_name=operation_name,
+                allowed_operation_types=(OperationType.QUERY, OperationType.MUTATION),
+            )
+            await self.send_data_message(result, operation_id)
+            await self.send_message({"type": "complete", "id": operation_id})
+        finally:
+            self.tasks.pop(operation_id, None)
 
 
 class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
@@ -146,19 +172,21 @@ class GraphQLView(GraphQL[Context, None]):
         ):
             await graphiql_page(request)(scope, receive, send)
             return
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._refusal(request, 413, f"The request body is larger than {self.max_body_bytes} bytes")(
-                scope, receive, send
-            )
-            return
         try:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise self._too_large()
             response = await self.run(Request(scope, self._counted(receive)))
-        except _TooLarge:
-            response = self._refusal(request, 413, f"The request body is larger than {self.max_body_bytes} bytes")
+        except _Refused as refused:
+            response = self._refusal(request, refused.status, refused.code, refused.message)
         except HTTPException as error:
-            response = self._refusal(request, error.status_code, error.reason)
+            response = self._refusal(
+                request, error.status_code, HTTP_CODES.get(error.status_code, "BAD_REQUEST"), error.reason
+            )
         await response(scope, receive, send)
+
+    def _too_large(self) -> _Refused:
+        return _Refused(413, "REQUEST_TOO_LARGE", f"The request body is larger than {self.max_body_bytes} bytes")
 
     def _counted(self, receive: Receive) -> Receive:
         """`receive` that refuses a body (chunked, or lying about its length) once it passes the limit."""
@@ -170,14 +198,14 @@ class GraphQLView(GraphQL[Context, None]):
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise _TooLarge
+                    raise self._too_large()
             return message
 
         return counted
 
-    def _refusal(self, request: Request, status: int, message: str) -> Response:
+    def _refusal(self, request: Request, status: int, code: str, message: str) -> Response:
         """A request refused before any GraphQL ran, as a GraphQL error body with its code."""
-        body = {"errors": [coded(message, HTTP_CODES.get(status, "BAD_REQUEST")).formatted]}
+        body = {"errors": [coded(message, code).formatted]}
         media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in request.headers.get("accept", "") else "application/json"
         return Response(orjson.dumps(body), status_code=status, media_type=media)
 
@@ -185,13 +213,30 @@ class GraphQLView(GraphQL[Context, None]):
         """Text, never bytes: the ASGI adapter sends a str as a text frame, which every client expects."""
         return orjson.dumps(data).decode()
 
+    async def parse_http_body(self, request: Any) -> Any:
+        """Stream only what needs it: a query or mutation goes back as plain JSON whenever the client
+        accepts JSON (urql lists JSON, then SSE, then multipart) or asked for multipart, which carries
+        subscriptions only; over SSE alone (the graphql-sse client) it is one `next` event."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, list) or data.protocol == "http" or not data.query:
+            return data
+        if _is_subscription(data.query, data.operation_name):
+            return data
+        accepted = request.headers.get("accept", "")
+        if data.protocol == MULTIPART_SUBSCRIPTION_PROTOCOL or "json" in accepted:
+            return dataclasses.replace(data, protocol="http")
+        return data
+
     async def execute_single(
         self, request: Any, request_adapter: Any, sub_response: Any, context: Any, root_value: Any, request_data: Any
     ) -> ExecutionResult:
         """A subscription over plain HTTP (no SSE or multipart `Accept`) is refused with 400, never run."""
         if request_data.query and _is_subscription(request_data.query, request_data.operation_name):
-            raise HTTPException(
-                400, "Subscriptions need a stream: use WebSocket, or POST with Accept: text/event-stream"
+            raise _Refused(
+                400,
+                "STREAM_REQUIRED",
+                "A subscription needs a stream: use a WebSocket (graphql-transport-ws or graphql-ws), or POST "
+                "with Accept: text/event-stream (graphql-sse) or multipart/mixed;subscriptionSpec=1.0",
             )
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
