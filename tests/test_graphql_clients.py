@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
@@ -217,3 +219,37 @@ def test_scenario_documents_are_what_the_schema_serves() -> None:
     schema = build_schema((Path(__file__).parent.parent / "schema.graphql").read_text())
     for name in ("PROJECT_EVENTS", "TASK_EVENTS", "EXECUTE"):
         assert validate(schema, parse(_document(name))) == [], name
+
+
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+
+
+def test_graphiql_runs_a_query_and_a_subscription_with_the_outside_world_cut_off(
+    live: LiveServer, owner: Api, sandboxed: Tree
+) -> None:
+    page = httpx.get(f"{live.url}/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "http" not in page.text.replace(live.url, ""), "the page names no outside URL"
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy and "http" not in policy
+    for asset in ("graphiql.js", "graphiql.css", "react.js", "react-dom.js", "graphql-ws.js", "init.js"):
+        assert f"/graphql/assets/{asset}" in page.text
+        assert httpx.get(f"{live.url}/graphql/assets/{asset}").status_code == 200
+    assert httpx.get(f"{live.url}/graphql/assets/..%2Fpackage.json").status_code == 404
+
+    screenshot = ARTIFACTS / "graphiql.png"
+    project = global_id("Project", sandboxed.project["id"])
+    completed = subprocess.run(
+        [node_binary(), "graphiql_browser.mjs", live.url, owner.token or "", project, str(screenshot)],
+        cwd=SDK_DIR,
+        env={**os.environ, "PROJECT_DATABASE_ID": sandboxed.project["id"]},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["queryResult"] == {"data": {"me": {"username": owner.username}}}
+    assert {"TASK_COMPLETED", "text:hello from graphiql"} <= set(report["shown"]), report["shown"]
+    assert report["blocked"] == [] and report["problems"] == [], report
+    assert screenshot.stat().st_size > 10_000

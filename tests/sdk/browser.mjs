@@ -19,6 +19,11 @@ export async function openBrowser(serverUrl) {
     blocked.push(url);
     return route.abort("blockedbyclient");
   });
+  const sockets = serverUrl.replace(/^http/, "ws");
+  await context.routeWebSocket((address) => !address.href.startsWith(sockets), (socket) => {
+    blocked.push(socket.url());
+    return socket.close();
+  });
   const page = await context.newPage();
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
