@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, ValidationCache
+from strawberry.extensions import ParserCache as StrawberryParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -20,6 +23,19 @@ from schema.view import GraphQLView
 __all__ = ["GraphQLView", "Limits", "build_schema"]
 
 MAX_TOKENS = 5000
+
+
+class ParserCache(StrawberryParserCache):
+    """Strawberry's parse cache, except that a document that does not parse is left to Strawberry's own
+    parser, which reports it as a request error inside the operation, where it gets its code."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        except GraphQLError:
+            context.graphql_document = None
+        yield
 
 
 class Schema(strawberry.Schema):
