@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -149,11 +150,12 @@ def test_no_token_is_a_top_level_unauthorized_and_refusals_are_user_errors(
     }
 
 
-def _socket(live: LiveServer, token: str) -> ClientConnection:
-    socket = connect(live.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"])
-    socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
-    assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
-    return socket
+@contextmanager
+def _socket(live: LiveServer, token: str) -> Iterator[ClientConnection]:
+    with connect(live.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as socket:
+        socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
+        yield socket
 
 
 def test_a_websocket_message_over_the_limit_closes_the_socket(server: LiveServer, module_user: Api) -> None:
