@@ -39,7 +39,7 @@ PAGE_ARGUMENTS = ("first", "last")
 
 @dataclass(frozen=True)
 class Limits:
-    max_depth: int = 12
+    max_depth: int = 20
     max_aliases: int = 30
     max_cost: int = 100_000
 

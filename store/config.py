@@ -83,7 +83,7 @@ class Settings:
     """The largest GraphQL request body, and the largest message on a GraphQL WebSocket."""
     graphql_max_cost: int = 100_000
     """How many objects one GraphQL operation may ask for (page sizes multiplied down the tree)."""
-    graphql_max_depth: int = 12
+    graphql_max_depth: int = 20
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -131,5 +131,5 @@ class Settings:
             graphql_max_body_bytes=_int(env, "GRAPHQL_MAX_BODY_BYTES", 1024 * 1024),
             graphql_max_message_bytes=_int(env, "GRAPHQL_MAX_MESSAGE_BYTES", 256 * 1024),
             graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 100_000),
-            graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 12),
+            graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 20),
         )

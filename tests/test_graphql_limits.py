@@ -76,8 +76,8 @@ def test_page_sizes_in_variables_count_too(server: LiveServer, module_user: Api)
 
 
 def test_depth_aliases_and_tokens_have_codes(server: LiveServer, module_user: Api) -> None:
-    deep = "{ me { organizations(first: 1) { nodes { " + "workspaces(first: 1) { nodes { organization { " * 4
-    deep += "id" + " } } }" * 4 + " } } } }"
+    deep = "{ me { organizations(first: 1) { nodes { " + "workspaces(first: 1) { nodes { organization { " * 7
+    deep += "id" + " } } }" * 7 + " } } } }"
     assert codes(post(server, {"query": deep}, module_user.token)) == ["QUERY_TOO_DEEP"]
     aliases = "{ " + " ".join(f"a{i}: health {{ status }}" for i in range(31)) + " }"
     assert codes(post(server, {"query": aliases}, module_user.token)) == ["TOO_MANY_ALIASES"]
