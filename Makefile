@@ -45,7 +45,7 @@ format: $(PY_STAMP)
 	$(BIN)/ruff check --fix .
 
 schema: $(PY_STAMP)
-	$(BIN)/python app.py export-schema
+	$(BIN)/python app.py export-schema  # also records breaking changes in docs/graphql-changelog.md
 
 bench: setup
 	$(BIN)/python bench/rest_vs_graphql.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -26,9 +27,14 @@ from schema.workspaces import Workspace
 Id = Annotated[strawberry.ID, strawberry.argument(description="A global id.")]
 
 
+@strawberry.enum(description="How the service is.")
+class HealthStatus(Enum):
+    OK = strawberry.enum_value("ok", description="Serving.")
+
+
 @strawberry.type(description="Whether the service is up.")
 class Health:
-    status: str = strawberry.field(description="`ok` while it serves.")
+    status: HealthStatus = strawberry.field(description="How it is.")
     uptime: float = strawberry.field(description="Seconds since it started.")
 
 
@@ -36,7 +42,7 @@ class Health:
 class Query(UserQueries, AuthQueries, WorkflowQueries, SandboxQueries, MemoryQueries, TaskQueries, FolderQueries):
     @strawberry.field(description="Liveness; needs no token.")
     def health(self, info: GraphInfo) -> Health:
-        return Health(status="ok", uptime=uptime_seconds(info.context.rt))
+        return Health(status=HealthStatus.OK, uptime=uptime_seconds(info.context.rt))
 
     @strawberry.field(description="Any object by its global id; null when missing or not visible to you.")
     async def node(self, info: GraphInfo, id: Id) -> Node | None:

@@ -58,7 +58,7 @@ class TaskKind(Enum):
 @strawberry.type(description="A file a task created or changed in its project folder.")
 class TaskArtifact:
     path: str = strawberry.field(description="Relative to the project folder.")
-    type: str = strawberry.field(description="`file`.")
+    extension: str = strawberry.field(description="Its file extension (md, py, …), or `file` when it has none.")
     size: int | None = strawberry.field(description="Its size in bytes.")
     created_at: datetime | None = strawberry.field(description="When the task wrote it.")
 
@@ -67,7 +67,7 @@ class TaskArtifact:
         size, created = artifact.get("size"), artifact.get("createdAt")
         return cls(
             path=str(artifact["path"]),
-            type=str(artifact.get("type") or "file"),
+            extension=str(artifact.get("type") or "file"),
             size=size if isinstance(size, int) else None,
             created_at=datetime.fromisoformat(created) if isinstance(created, str) else None,
         )

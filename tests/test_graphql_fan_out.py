@@ -91,4 +91,3 @@ def test_a_deep_query_costs_the_same_statements_at_1_and_240_projects(
     print(f"deep query: {small_count} statements at 1 project, {large_count} at 240")
     assert small_count == large_count, (small_count, large_count)
     assert large_count <= 40, large_count
-
