@@ -141,8 +141,9 @@ class Ordering:
 
 
 def _typed(field: str, column: InstrumentedAttribute[Any], value: Any) -> Any:
-    try:
-        expected = column.type.python_type
+    kind = column.type
+    try:  # a TypeDecorator (UTCDateTime) knows its Python type through the type it decorates
+        expected = getattr(kind, "impl", kind).python_type
     except NotImplementedError:
         expected = object
     if expected is datetime and isinstance(value, str):
