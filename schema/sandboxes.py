@@ -35,6 +35,12 @@ class SandboxStatus(Enum):
     DEAD = strawberry.enum_value("dead", description="Gone from its engine, or broken.")
 
 
+@strawberry.enum(description="What runs a sandbox.")
+class SandboxBackend(Enum):
+    DOCKER = strawberry.enum_value("docker", description="A Docker engine: the sandbox is a container.")
+    LOCAL = strawberry.enum_value("local", description="This host: the sandbox is the project folder.")
+
+
 @strawberry.enum(description="How a sandbox's commands are confined.")
 class Isolation(Enum):
     DOCKER = strawberry.enum_value("docker", description="In a Docker container.")
@@ -60,7 +66,7 @@ class Sandbox(Node):
     name: str = strawberry.field(description="Its name (the container's).")
     image: str = strawberry.field(description="The image it was made from.")
     status: SandboxStatus = strawberry.field(description="Its state now, from its engine.")
-    backend: str = strawberry.field(description="The backend that made it: docker or local.")
+    backend: SandboxBackend = strawberry.field(description="What made it and runs it.")
     isolation: Isolation | None = strawberry.field(description="How its commands are confined; null when it is gone.")
     working_dir: str = strawberry.field(description="The project folder's path inside it.")
     folder_mapping: str = strawberry.field(description="`hostPath:containerPath` of the project folder.")
@@ -80,7 +86,7 @@ class Sandbox(Node):
             name=record.name,
             image=record.image,
             status=SandboxStatus(view.status),
-            backend=record.backend,
+            backend=SandboxBackend(record.backend),
             isolation=Isolation(live.isolation) if live else None,
             working_dir=record.workdir,
             folder_mapping=record.folder_mapping,
