@@ -282,11 +282,8 @@ async def queue_statuses(rt: Runtime, caller: Caller, project_ids: Sequence[str]
                 )
             )
         ).all()
-        sandbox_ids = dict(
-            (await session.execute(select(Sandbox.project_id, Sandbox.id).where(Sandbox.project_id.in_(project_ids))))
-            .tuples()
-            .all()
-        )
+        rows = await session.execute(select(Sandbox.project_id, Sandbox.id).where(Sandbox.project_id.in_(project_ids)))
+        sandbox_ids: dict[str, str] = {project_id: sandbox_id for project_id, sandbox_id in rows}
     by_project: dict[str, dict[str, int]] = {}
     for project_id, status, number in counts:
         by_project.setdefault(project_id, {})[status] = number

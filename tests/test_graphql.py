@@ -270,7 +270,7 @@ def test_error_codes_in_extensions(server: LiveServer, alice: Api) -> None:
         'mutation { createOrganization(input: {name: "X", folderPath: "x"}) { organization { id } } }'
     )
     assert [e["extensions"]["code"] for e in refused_anonymously["errors"]] == ["UNAUTHORIZED"]
-    assert data(anonymous, "{ health { status } }")["health"]["status"] == "ok"
+    assert data(anonymous, "{ health { status } }")["health"]["status"] == "OK"
     bad, _ = refused(
         alice,
         f'mutation {{ createOrganization(input: {{name: "X", folderPath: "../up"}}) {{ organization {{ id }} {USER_ERRORS} }} }}',

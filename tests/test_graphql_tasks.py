@@ -23,7 +23,7 @@ from tests.graphql_calls import (
 from tests.test_tasks import Project, sandbox_project, submit, wait_for_task
 
 TASK_FIELDS = (
-    "id status taskType kind title result exitCode duration artifacts { nodes { path type size } }"
+    "id status taskType kind title result exitCode duration artifacts { nodes { path extension size } }"
     " project { id } sandbox { id }"
 )
 TASKS_PAGE = """query($p: ID!, $after: String) { project(id: $p) { tasks(first: 2, after: $after) {
@@ -67,7 +67,7 @@ def test_a_task_from_mutation_to_its_last_event(
     task = data(sandbox_owner, f"query($id: ID!) {{ task(id: $id) {{ {TASK_FIELDS} }} }}", id=started["id"])["task"]
     assert (task["status"], task["exitCode"], task["kind"], task["project"]["id"]) == ("COMPLETED", 0, "ADHOC", pid)
     assert task["sandbox"]["id"] == gid("Sandbox", project.sandbox["id"])
-    assert task["artifacts"]["nodes"] == [{"path": "out.log", "type": "log", "size": 4}]
+    assert task["artifacts"]["nodes"] == [{"path": "out.log", "extension": "log", "size": 4}]
     listed = data(
         sandbox_owner,
         "query($p: ID!) { project(id: $p) { taskLimit queueStatus { pending running sandbox { id } }"
