@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 SDK_STAMP := tests/sdk/node_modules/.installed
+WEB_STAMP := web/node_modules/.installed
 
 .PHONY: setup system-deps run test lint format schema bench clean
 
-setup: system-deps $(PY_STAMP) $(SDK_STAMP)
+setup: system-deps $(PY_STAMP) $(SDK_STAMP) $(WEB_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -24,7 +25,12 @@ $(SDK_STAMP): tests/sdk/package.json tests/sdk/package-lock.json
 	npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: $(PY_STAMP)
+# The front-end files this service serves itself (GraphiQL), from the npm registry at setup: no CDN at run time.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(PY_STAMP) $(WEB_STAMP)
 	$(BIN)/python app.py serve
 
 test: setup lint
@@ -39,7 +45,7 @@ format: $(PY_STAMP)
 	$(BIN)/ruff check --fix .
 
 schema: $(PY_STAMP)
-	$(BIN)/python app.py export-schema
+	$(BIN)/python app.py export-schema  # also records breaking changes in docs/graphql-changelog.md
 
 bench: setup
 	$(BIN)/python bench/rest_vs_graphql.py
@@ -47,6 +53,7 @@ bench: setup
 	$(BIN)/python bench/task_overhead.py
 	$(BIN)/python bench/execution_overhead.py
 	$(BIN)/python bench/memory_search.py
+	$(BIN)/python bench/graphql_deep.py
 
 clean:
-	rm -rf $(VENV) tests/sdk/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) tests/sdk/node_modules web/node_modules .pytest_cache .ruff_cache

@@ -35,7 +35,8 @@ from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
 from rest_compat import build_api
 from sandbox import open_backend
-from schema import GraphQLView, build_schema
+from schema import GraphQLView, Limits, build_schema
+from schema.graphiql import graphiql_asset
 from store.bus import InProcessBus
 from store.config import Settings
 from store.db import Database
@@ -176,9 +177,11 @@ def create_app(settings: Settings) -> Starlette:
                 await rt.tasks.shutdown()
                 await rt.operations.shutdown()
 
-    graphql = GraphQLView(build_schema())
+    limits = Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
+    graphql = GraphQLView(build_schema(limits), settings.graphql_max_body_bytes, settings.graphql_max_message_bytes)
     app = Starlette(
         routes=[
+            Route("/graphql/assets/{name}", graphiql_asset, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/api", build_api()),
@@ -189,10 +192,22 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def export_schema(path: Path = SCHEMA_FILE) -> None:
+def printed_schema() -> str:
     from strawberry.printer import print_schema
 
-    path.write_text(print_schema(build_schema()) + "\n")
+    return print_schema(build_schema()) + "\n"
+
+
+def export_schema(path: Path = SCHEMA_FILE) -> list[str]:
+    """Write the schema. Written to the repository's own schema.graphql, it also records in the changelog
+    the breaking changes against the previous committed version (and returns those it added)."""
+    from schema import evolution
+
+    text = printed_schema()
+    path.write_text(text)
+    if path.resolve() != SCHEMA_FILE:
+        return []
+    return evolution.record(evolution.compare(text).breaking)
 
 
 async def _create_user(settings: Settings, username: str, password: str, admin: bool) -> None:
@@ -248,8 +263,10 @@ def main(argv: list[str] | None = None) -> None:
         except DomainError as error:
             raise SystemExit(error.message) from None
     elif args.command == "export-schema":
-        export_schema(args.output)
+        recorded = export_schema(args.output)
         print(f"wrote {args.output}")
+        if recorded:
+            print(f"recorded {len(recorded)} breaking change(s) in docs/graphql-changelog.md: describe them there")
     elif args.command == "migrate":
 
         async def migrate() -> None:

@@ -15,7 +15,8 @@ What it does, all on 127.0.0.1:
 3. Checks once that every target answers correctly (REST and bare return identical JSON; GraphQL
    returns every project and no errors), then measures each target in turn, never two at once:
      - REST     `GET /api/projects` with a bearer token;
-     - GraphQL  `POST /graphql` with the equivalent `projects` query and the same token;
+     - GraphQL  `POST /graphql` with the same projects reached through `me { organizations { workspaces {
+                projects } } }` (each page at most 100 items) and the same token;
      - bare     `GET /api/projects` on the bare app: no auth, one SELECT, the same JSON.
    The load comes from `bench/loadgen.py` in its own process: `--connections` keep-alive HTTP/1.1
    connections, one request in flight on each, for a warm-up and then `--duration` measured seconds.
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import socket
@@ -60,10 +62,12 @@ TARGET_PCT = 40.0
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 HTTP_TIMEOUT = 30.0
-PROJECTS_QUERY = (
-    "{ projects { id workspaceId name folderPath sandboxId sandboxName workflowId workflowVersionId aiConfig"
-    " createdAt updatedAt workflowState { currentPhaseId currentStepId stepStatuses lastUpdated } } }"
+PROJECT_FIELDS = (
+    "id databaseId name folderPath sandboxName aiConfig createdAt updatedAt workspace { id } sandbox { id }"
+    " workflow { id } workflowVersion { id } workflowState { currentPhaseId currentStepId steps { stepId status }"
+    " lastUpdated }"
 )
+MAX_PAGE = 100  # the most items one GraphQL page may hold
 # Settings that could point the service at a database or folders outside the temporary DATA_DIR.
 SCRUBBED_ENV = ("DATABASE_URL", "BASE_ROOT", "KAI_BASE_ROOT", "JWT_SECRET", "AUTH_USERNAME", "HOST", "PORT")
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only: never a proxy
@@ -231,9 +235,28 @@ def seed(api: str, token: str, projects: int, workspaces: int) -> None:
 # --- targets and checks ----------------------------------------------------------------------------
 
 
-def targets(service_port: int, bare_port: int, token: str) -> list[Target]:
+def projects_query(workspaces: int, per_workspace: int) -> str:
+    """The GraphQL twin of `GET /api/projects` for the seeded tree: the viewer's organization, its workspaces,
+    each one's projects (the graph has no flat list of projects)."""
+    return (
+        f"{{ me {{ organizations(first: 1) {{ nodes {{ workspaces(first: {workspaces}) {{ nodes {{"
+        f" projects(first: {per_workspace}) {{ nodes {{ {PROJECT_FIELDS} }} }} }} }} }} }} }} }}"
+    )
+
+
+def projects_per_workspace(args: argparse.Namespace) -> int:
+    """The most projects one workspace gets when `seed` spreads them round-robin."""
+    return math.ceil(args.projects / args.workspaces)
+
+
+def graphql_projects(body: dict[str, Any]) -> list[dict[str, Any]]:
+    organizations = body["data"]["me"]["organizations"]["nodes"]
+    return [p for o in organizations for w in o["workspaces"]["nodes"] for p in w["projects"]["nodes"]]
+
+
+def targets(service_port: int, bare_port: int, token: str, args: argparse.Namespace) -> list[Target]:
     auth = f"Authorization: Bearer {token}"
-    graphql_body = json.dumps({"query": PROJECTS_QUERY})
+    graphql_body = json.dumps({"query": projects_query(args.workspaces, projects_per_workspace(args))})
     return [
         Target("REST", service_port, "GET", "/api/projects", (auth,)),
         Target("GraphQL", service_port, "POST", "/graphql", (auth, "Content-Type: application/json"), graphql_body),
@@ -262,10 +285,11 @@ def check_answers(targets: list[Target], projects: int) -> dict[str, int]:
         raise BenchError(f"REST returned {len(rest)} projects, expected {projects}")
     if bare != rest:
         raise BenchError("the bare app's JSON differs from the REST endpoint's")
-    if graphql.get("errors") or len(graphql["data"]["projects"]) != projects:
+    if graphql.get("errors") or len(graphql_projects(graphql)) != projects:
         raise BenchError(f"GraphQL did not return {projects} projects: {bodies['GraphQL'][:300]!r}")
-    if [p["id"] for p in graphql["data"]["projects"]] != [p["id"] for p in rest]:
-        raise BenchError("GraphQL returned other projects, or in another order, than REST")
+    # Grouped by workspace, so in another order than REST's flat list.
+    if sorted(p["databaseId"] for p in graphql_projects(graphql)) != sorted(p["id"] for p in rest):
+        raise BenchError("GraphQL returned other projects than REST")
     return {name: len(body) for name, body in bodies.items()}
 
 
@@ -366,6 +390,8 @@ def parse_args() -> argparse.Namespace:
         or args.warmup < 0
     ):
         parser.error("counts must be positive and durations non-negative")
+    if args.workspaces > MAX_PAGE or projects_per_workspace(args) > MAX_PAGE:
+        parser.error(f"GraphQL pages hold at most {MAX_PAGE} items: at most {MAX_PAGE} workspaces and projects each")
     return args
 
 
@@ -387,7 +413,7 @@ def run(args: argparse.Namespace, work_dir: Path, stack: ExitStack) -> list[Resu
     bare = stack.enter_context(running(bare_command(bare_port), bare_env, bare_log))
     wait_until_up(f"http://{HOST}:{bare_port}/api/projects", bare, work_dir / "bare.log")
 
-    plan = targets(service_port, bare_port, token)
+    plan = targets(service_port, bare_port, token, args)
     lengths = check_answers(plan, args.projects)
     pids = {service_port: service.pid, bare_port: bare.pid}
     rounds: dict[str, list[Result]] = {target.name: [] for target in plan}

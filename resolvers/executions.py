@@ -18,6 +18,7 @@ from resolvers.access import in_visible_project, visible_execution, visible_proj
 from resolvers.errors import DomainError, invalid, not_found
 from resolvers.events import StoredEvent
 from resolvers.execution_plan import EXECUTION_ENDS, initial_phases, is_executable
+from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.tx import writing
 from resolvers.validation import UNSET, one_of, optional_object, required_text
@@ -193,6 +194,18 @@ async def list_project_executions(
         return (await session.scalars(query)).all(), total
 
 
+EXECUTION_ORDER = Ordering("executions", ((WorkflowExecution.created_at, True), (WorkflowExecution.id, False)))
+
+
+def execution_listing(caller: Caller, statuses: Sequence[str] = (), by_workflow: bool = False) -> Listing:
+    """Executions in the caller's projects, newest first, by project (or by workflow)."""
+    query = in_visible_project(select(WorkflowExecution), WorkflowExecution.project_id, caller)
+    if wanted := _statuses(statuses):
+        query = query.where(WorkflowExecution.status.in_(wanted))
+    parent = WorkflowExecution.workflow_id if by_workflow else WorkflowExecution.project_id
+    return Listing(query, EXECUTION_ORDER, parent)
+
+
 async def list_workflow_executions(rt: Runtime, caller: Caller, workflow_id: str) -> Sequence[WorkflowExecution]:
     """The workflow's executions in projects the caller may see, newest first."""
     async with rt.db.read() as session:
@@ -233,3 +246,12 @@ async def follow_execution(
             or e.payload.get("executionId") == execution_id
         ),
     )
+
+
+async def executions_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, WorkflowExecution]:
+    """The visible ones among several executions, in one query."""
+    query = in_visible_project(
+        select(WorkflowExecution).where(WorkflowExecution.id.in_(ids)), WorkflowExecution.project_id, caller
+    )
+    async with rt.db.read() as session:
+        return {execution.id: execution for execution in await session.scalars(query)}

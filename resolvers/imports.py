@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import context_files
@@ -24,8 +24,9 @@ from resolvers.chunking import chunk_text
 from resolvers.context_files import TextFile
 from resolvers.errors import invalid
 from resolvers.memories import MAX_CONTENT, scope_path, tags_of
-from resolvers.memory_scope import ScopePath, check_scope
+from resolvers.memory_scope import ScopePath, check_scope, visible_scope_ids
 from resolvers.memory_writes import embed, save_memories, set_content
+from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.validation import UNSET, one_of, optional_bool, optional_text, required_text
 from store.models import Memory, TrackedFile, new_id, utcnow
@@ -322,7 +323,40 @@ async def tracked_files(rt: Runtime, caller: Caller, scope: object, scope_id: ob
 
 
 async def sync_stats(rt: Runtime, caller: Caller, scope: object, scope_id: object) -> SyncStats:
-    files = await tracked_files(rt, caller, scope, scope_id)
-    moments = [record.last_sync or record.last_import for record in files]
-    by_scope = {files[0].scope: len(files)} if files else {}
-    return SyncStats(len(files), max(moments) if moments else None, by_scope)
+    checked_scope, checked_id = check_scope(scope, scope_id)
+    await scope_path(rt, caller, checked_scope, checked_id)
+    return (await sync_stats_by_scope(rt, caller, [checked_id]))[checked_id]
+
+
+TRACKED_FILE_ORDER = Ordering("tracked-files", ((TrackedFile.file_path, False), (TrackedFile.id, False)))
+
+
+def tracked_file_listing(caller: Caller) -> Listing:
+    """Files tracked in the scopes the caller may see, by scope, by path."""
+    return Listing(
+        select(TrackedFile).where(TrackedFile.scope_id.in_(visible_scope_ids(caller))),
+        TRACKED_FILE_ORDER,
+        TrackedFile.scope_id,
+    )
+
+
+async def sync_stats_by_scope(rt: Runtime, caller: Caller, scope_ids: Sequence[str]) -> dict[str, SyncStats]:
+    """`sync_stats` of several visible scopes in one statement."""
+    last = func.max(func.coalesce(TrackedFile.last_sync, TrackedFile.last_import))
+    query = (
+        select(TrackedFile.scope_id, TrackedFile.scope, func.count(), last)
+        .where(TrackedFile.scope_id.in_(scope_ids), TrackedFile.scope_id.in_(visible_scope_ids(caller)))
+        .group_by(TrackedFile.scope_id, TrackedFile.scope)
+    )
+    async with rt.db.read() as session:
+        rows = (await session.execute(query)).all()
+    found = {scope_id: SyncStats(number, _aware(moment), {scope: number}) for scope_id, scope, number, moment in rows}
+    return {scope_id: found.get(scope_id, SyncStats(0, None, {})) for scope_id in scope_ids}
+
+
+def _aware(moment: datetime | str | None) -> datetime | None:
+    """An aggregate's timestamp comes back without the column's type: as text on SQLite, naive or not."""
+    if moment is None:
+        return None
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -7,15 +7,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from resolvers.access import member_org_ids
 from resolvers.errors import invalid, not_found
-from resolvers.memory_scope import ScopePath, check_scope, reach_condition, visible_memories, visible_scope
+from resolvers.memory_scope import (
+    SCOPES,
+    ScopePath,
+    check_scope,
+    reach_condition,
+    visible_memories,
+    visible_scope,
+)
 from resolvers.memory_writes import content_hash, embed, save_memories, set_content
+from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.validation import UNSET, one_of, optional_bool, optional_object, optional_text, required_text
-from store.models import Memory, new_id
+from store.models import Memory, Organization, Project, Task, Workspace, new_id
 from store.vector_index import SCOPE_RANKS
 
 MAX_CONTENT = 100_000
@@ -233,6 +242,51 @@ async def list_memories(
     return found, total
 
 
+MEMORY_ORDER = Ordering("memories", ((Memory.created_at, True), (Memory.id, False)))
+
+
+def _scope_levels(scope: str) -> tuple[Select[Any], list[tuple[str, ColumnElement[str]]], ColumnElement[str]]:
+    """For scope objects of one kind: `select(Memory)` from their table joined up to their workspace, the id
+    column of each level from the object up to its organization, and the organization's id column."""
+    if scope == "organization":
+        return select(Memory).select_from(Organization), [("organization", Organization.id)], Organization.id
+    if scope == "workspace":
+        levels = [("workspace", Workspace.id), ("organization", Workspace.organization_id)]
+        return select(Memory).select_from(Workspace), levels, Workspace.organization_id
+    levels = [("project", Project.id), ("workspace", Project.workspace_id), ("organization", Workspace.organization_id)]
+    if scope == "project":
+        query = select(Memory).select_from(Project)
+    else:
+        query = select(Memory).select_from(Task).join(Project, Project.id == Task.project_id)
+        levels = [("task", Task.id), ("project", Task.project_id), *levels[1:]]
+    return query.join(Workspace, Workspace.id == Project.workspace_id), levels, Workspace.organization_id
+
+
+def memory_listing(
+    caller: Caller,
+    scope: object,
+    *,
+    include_inherited: bool = False,
+    memory_type: object = None,
+    tags: object = None,
+) -> Listing:
+    """Memories of scope objects of one kind, by object, newest first: each object's own memories and, with
+    inheritance, its ancestors' memories shared down to it (what `ScopePath.reaches` allows), for every
+    object in one statement. Objects the caller may not see have none."""
+    kind = optional_text("memory_type", memory_type, 64)
+    conditions = [_tag_condition(tag) for tag in tags_of(tags)]
+    if kind:
+        conditions.append(Memory.memory_type == kind)
+    query, levels, organization = _scope_levels(one_of("scope", scope, SCOPES))
+    reaches = [Memory.scope_id == levels[0][1]]
+    if include_inherited:
+        for name, column in levels[1:]:
+            shared = [visibility for visibility, rank in SCOPE_RANKS.items() if rank <= SCOPE_RANKS[name]]
+            reaches.append(and_(Memory.scope_id == column, Memory.visibility.in_(shared)))
+    query = query.join(Memory, or_(*reaches)).where(organization.in_(member_org_ids(caller)), *conditions)
+    return Listing(query, MEMORY_ORDER, levels[0][1])
+
+
 @dataclass(frozen=True)
 class MemoryStats:
     total: int
@@ -243,18 +297,43 @@ class MemoryStats:
 
 async def memory_stats(rt: Runtime, caller: Caller, scope: object = None, scope_id: object = None) -> MemoryStats:
     """Counts by type over every memory the caller may see, or over one scope's own memories."""
+    if scope is None and scope_id is None:
+        async with rt.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(Memory.memory_type, func.count())
+                    .where(visible_memories(caller))
+                    .group_by(Memory.memory_type)
+                )
+            ).all()
+        by_type = {kind: count for kind, count in rows}
+        return MemoryStats(sum(by_type.values()), by_type)
+    checked_scope, checked_id = check_scope(scope, scope_id)
+    await scope_path(rt, caller, checked_scope, checked_id)
+    return (await memory_stats_by_scope(rt, caller, checked_scope, [checked_id]))[checked_id]
+
+
+async def memory_stats_by_scope(
+    rt: Runtime, caller: Caller, scope: str, scope_ids: Sequence[str]
+) -> dict[str, MemoryStats]:
+    """The own memories' counts by type of several scope objects of one kind, in one statement."""
+    query = (
+        select(Memory.scope_id, Memory.memory_type, func.count())
+        .where(Memory.scope_id.in_(scope_ids), visible_memories(caller))
+        .group_by(Memory.scope_id, Memory.memory_type)
+    )
     async with rt.db.read() as session:
-        if scope is None and scope_id is None:
-            condition = visible_memories(caller)
-            checked_scope = checked_id = None
-        else:
-            checked_scope, checked_id = check_scope(scope, scope_id)
-            await visible_scope(session, caller, checked_scope, checked_id)
-            condition = Memory.scope_id == checked_id
-        rows = (
-            await session.execute(
-                select(Memory.memory_type, func.count()).where(condition).group_by(Memory.memory_type)
-            )
-        ).all()
-    by_type = {kind: count for kind, count in rows}
-    return MemoryStats(sum(by_type.values()), by_type, checked_scope, checked_id)
+        rows = (await session.execute(query)).all()
+    by_scope: dict[str, dict[str, int]] = {scope_id: {} for scope_id in scope_ids}
+    for scope_id, kind, number in rows:
+        by_scope[scope_id][kind] = number
+    return {
+        scope_id: MemoryStats(sum(by_type.values()), by_type, scope, scope_id) for scope_id, by_type in by_scope.items()
+    }
+
+
+async def memories_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, Memory]:
+    """The visible ones among several memories, in one query."""
+    async with rt.db.read() as session:
+        found = await session.scalars(select(Memory).where(Memory.id.in_(ids), visible_memories(caller)))
+        return {memory.id: memory for memory in found}

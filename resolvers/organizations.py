@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from resolvers import folders
 from resolvers.access import MEMBER_ORG_IDS, OWNER, ROLES, member_org_ids, require_owner, visible_organization
 from resolvers.errors import conflict, not_found
+from resolvers.pages import Listing, Ordering
 from resolvers.paths import organization_dir
 from resolvers.runtime import Caller, Runtime
 from resolvers.sandboxes import remove_sandboxes_below
@@ -20,6 +21,21 @@ from store.models import Organization, OrganizationMember, User
 ALL_VISIBLE_ORGANIZATIONS = (
     select(Organization).where(Organization.id.in_(MEMBER_ORG_IDS)).order_by(Organization.created_at, Organization.id)
 )
+
+
+ORGANIZATION_ORDER = Ordering("organizations", ((Organization.created_at, False), (Organization.id, False)))
+MEMBER_ORDER = Ordering("members", ((OrganizationMember.created_at, False), (OrganizationMember.user_id, False)))
+
+
+def organization_listing(caller: Caller) -> Listing:
+    """The caller's organizations, oldest first."""
+    return Listing(select(Organization).where(Organization.id.in_(member_org_ids(caller))), ORGANIZATION_ORDER)
+
+
+def member_listing(caller: Caller) -> Listing:
+    """Memberships of the caller's organizations, by organization, in the order members joined."""
+    query = select(OrganizationMember).where(OrganizationMember.organization_id.in_(member_org_ids(caller)))
+    return Listing(query, MEMBER_ORDER, OrganizationMember.organization_id)
 
 
 async def list_organizations(rt: Runtime, caller: Caller) -> Sequence[Organization]:

@@ -13,6 +13,7 @@ from resolvers import folders
 from resolvers.access import MEMBER_ORG_IDS, member_org_ids, visible_project, visible_workspace
 from resolvers.ai_config import validate_ai_config
 from resolvers.errors import conflict, missing
+from resolvers.pages import Listing, Ordering
 from resolvers.paths import project_dir, workspace_dir
 from resolvers.runtime import Caller, Runtime
 from resolvers.sandboxes import remove_sandboxes_below
@@ -36,6 +37,19 @@ ALL_VISIBLE_PROJECTS = (
     .where(Workspace.organization_id.in_(MEMBER_ORG_IDS))
     .order_by(Project.created_at, Project.id)
 )
+
+
+PROJECT_ORDER = Ordering("projects", ((Project.created_at, False), (Project.id, False)))
+
+
+def project_listing(caller: Caller) -> Listing:
+    """Projects of the caller's organizations (by workspace), oldest first."""
+    query = (
+        select(Project)
+        .join(Workspace, Workspace.id == Project.workspace_id)
+        .where(Workspace.organization_id.in_(member_org_ids(caller)))
+    )
+    return Listing(query, PROJECT_ORDER, Project.workspace_id)
 
 
 async def list_all_projects(rt: Runtime, caller: Caller) -> Sequence[Project]:

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select
 
 from resolvers import events, sandboxes
-from resolvers.access import visible_operation, visible_project
+from resolvers.access import in_visible_project, visible_operation, visible_project
 from resolvers.errors import DomainError, invalid
+from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.tx import writing
 from store.models import Sandbox, SandboxOperation, utcnow
@@ -238,3 +239,27 @@ async def list_project_operations(
         if statuses:
             query = query.where(SandboxOperation.status.in_(statuses))
         return (await session.scalars(query.order_by(SandboxOperation.start_time.desc()))).all()
+
+
+OPERATION_ORDER = Ordering("operations", ((SandboxOperation.start_time, True), (SandboxOperation.id, False)))
+
+
+def operation_listing(caller: Caller, statuses: Sequence[str] = (), by_sandbox: bool = False) -> Listing:
+    """Sandbox operations in the caller's projects, newest first, by project (or by sandbox)."""
+    for status in statuses:
+        if status not in OPERATION_STATUSES:
+            raise invalid("status", f"must be one of {', '.join(OPERATION_STATUSES)}", "INVALID_VALUE")
+    query = in_visible_project(select(SandboxOperation), SandboxOperation.project_id, caller)
+    if statuses:
+        query = query.where(SandboxOperation.status.in_(statuses))
+    parent = SandboxOperation.sandbox_id if by_sandbox else SandboxOperation.project_id
+    return Listing(query, OPERATION_ORDER, parent)
+
+
+async def operations_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, SandboxOperation]:
+    """The visible ones among several sandbox operations, in one query."""
+    query = in_visible_project(
+        select(SandboxOperation).where(SandboxOperation.id.in_(ids)), SandboxOperation.project_id, caller
+    )
+    async with rt.db.read() as session:
+        return {operation.id: operation for operation in await session.scalars(query)}

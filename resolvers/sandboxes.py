@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, select
 
 from resolvers import events
-from resolvers.access import member_org_ids, visible_project, visible_sandbox
+from resolvers.access import in_visible_project, member_org_ids, visible_project, visible_sandbox
 from resolvers.errors import DomainError, conflict, invalid, missing
+from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.sandbox_spec import build_spec, choose_image, sandbox_name
 from resolvers.tx import writing
@@ -83,11 +84,24 @@ async def _visible_views(rt: Runtime, caller: Caller, *conditions: ColumnElement
     async with rt.db.read() as session:
         visible = Workspace.organization_id.in_(member_org_ids(caller))
         records = (await session.scalars(_sandboxes_where(visible, *conditions))).all()
+    return await views_of(rt, records)
+
+
+async def views_of(rt: Runtime, records: Sequence[Sandbox]) -> list[SandboxView]:
+    """Sandbox records with their live state, from one backend listing for all of them."""
     if not records:
         return []
     with backend_errors():
         live = {info.id: info for info in await rt.backend.list()}
     return [SandboxView(record, live.get(record.id)) for record in records]
+
+
+SANDBOX_ORDER = Ordering("sandboxes", ((Sandbox.created_at, False), (Sandbox.id, False)))
+
+
+def sandbox_listing(caller: Caller) -> Listing:
+    """Sandbox records of the caller's projects, oldest first (their live state comes from `views_of`)."""
+    return Listing(in_visible_project(select(Sandbox), Sandbox.project_id, caller), SANDBOX_ORDER)
 
 
 async def list_sandboxes(rt: Runtime, caller: Caller) -> list[SandboxView]:
@@ -297,3 +311,9 @@ async def remove_sandboxes_below(
         records = (await session.scalars(query)).all()
     for record in records:
         await remove(rt, record)
+
+
+async def sandboxes_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, SandboxView]:
+    """The visible ones among several sandboxes, with live state from one backend listing."""
+    views = await _visible_views(rt, caller, Sandbox.id.in_(ids))
+    return {view.record.id: view for view in views}

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import events, workflows
@@ -15,6 +15,7 @@ from resolvers.errors import DomainError, invalid
 from resolvers.events import StoredEvent
 from resolvers.execution_plan import StepWork, find_step, step_work
 from resolvers.lifecycle import lifecycle_definition
+from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.task_context import check_context_memories
 from resolvers.task_runner import TASK_TYPES
@@ -191,6 +192,24 @@ def _page(field: str, value: object, default: int, cap: int | None) -> int:
     return min(value, cap) if cap is not None else value
 
 
+def _task_filters(statuses: Sequence[str], kind: object, search: object) -> list[ColumnElement[bool]]:
+    """Conditions for a task list's filters: any of the statuses, workflow or ad-hoc, text in title or prompt."""
+    for status in statuses:
+        if status not in TASK_STATUSES:
+            raise invalid("status", f"must be one of {', '.join(TASK_STATUSES)}", "INVALID_VALUE")
+    chosen_kind = None if kind in (None, UNSET, "") else one_of("type", kind, KINDS)
+    text = optional_text("search", search, 200)
+    conditions: list[ColumnElement[bool]] = []
+    if statuses:
+        conditions.append(Task.status.in_(statuses))
+    if chosen_kind is not None:
+        conditions.append(Task.is_adhoc.is_(chosen_kind == "adhoc"))
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(Task.title.ilike(pattern, escape="\\"), Task.prompt.ilike(pattern, escape="\\")))
+    return conditions
+
+
 async def list_tasks(
     rt: Runtime,
     caller: Caller,
@@ -203,20 +222,8 @@ async def list_tasks(
     offset: object = None,
 ) -> tuple[Sequence[Task], int]:
     """A page of the project's tasks, newest first, and how many match in all."""
-    for status in statuses:
-        if status not in TASK_STATUSES:
-            raise invalid("status", f"must be one of {', '.join(TASK_STATUSES)}", "INVALID_VALUE")
-    chosen_kind = None if kind in (None, UNSET, "") else one_of("type", kind, KINDS)
-    text = optional_text("search", search, 200)
+    conditions = [Task.project_id == project_id, *_task_filters(statuses, kind, search)]
     page, skip = _page("limit", limit, DEFAULT_PAGE, MAX_PAGE), _page("offset", offset, 0, None)
-    conditions = [Task.project_id == project_id]
-    if statuses:
-        conditions.append(Task.status.in_(statuses))
-    if chosen_kind is not None:
-        conditions.append(Task.is_adhoc.is_(chosen_kind == "adhoc"))
-    if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(Task.title.ilike(pattern, escape="\\"), Task.prompt.ilike(pattern, escape="\\")))
     async with rt.db.read() as session:
         await visible_project(session, caller, project_id)
         total = await session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
@@ -226,6 +233,15 @@ async def list_tasks(
             )
         ).all()
     return found, total
+
+
+TASK_ORDER = Ordering("tasks", ((Task.created_at, True), (Task.id, False)))
+
+
+def task_listing(caller: Caller, statuses: Sequence[str] = (), kind: object = None, search: object = None) -> Listing:
+    """Tasks of the caller's projects (by project), newest first, filtered as `list_tasks` filters."""
+    query = in_visible_project(select(Task).where(*_task_filters(statuses, kind, search)), Task.project_id, caller)
+    return Listing(query, TASK_ORDER, Task.project_id)
 
 
 async def set_task_limit(rt: Runtime, caller: Caller, project_id: str, limit: object) -> tuple[int, str | None]:
@@ -246,19 +262,37 @@ async def set_task_limit(rt: Runtime, caller: Caller, project_id: str, limit: ob
 
 
 async def queue_status(rt: Runtime, caller: Caller, project_id: str) -> QueueStatus:
-    _, record = await _project_sandbox(rt, caller, project_id)
     async with rt.db.read() as session:
-        counts = dict(
-            (
-                await session.execute(
-                    select(Task.status, func.count())
-                    .where(Task.project_id == project_id, Task.status.in_(("pending", "queued", "running")))
-                    .group_by(Task.status)
+        await visible_project(session, caller, project_id)
+    return (await queue_statuses(rt, caller, [project_id]))[project_id]
+
+
+async def queue_statuses(rt: Runtime, caller: Caller, project_ids: Sequence[str]) -> dict[str, QueueStatus]:
+    """How many tasks wait and run in each of the visible projects given, in two statements for all."""
+    waiting = ("pending", "queued", "running")
+    async with rt.db.read() as session:
+        counts = (
+            await session.execute(
+                in_visible_project(
+                    select(Task.project_id, Task.status, func.count())
+                    .where(Task.project_id.in_(project_ids), Task.status.in_(waiting))
+                    .group_by(Task.project_id, Task.status),
+                    Task.project_id,
+                    caller,
                 )
-            ).all()
-        )
-    pending = counts.get("pending", 0) + counts.get("queued", 0)
-    return QueueStatus(project_id, record.id if record else None, pending, counts.get("running", 0))
+            )
+        ).all()
+        rows = await session.execute(select(Sandbox.project_id, Sandbox.id).where(Sandbox.project_id.in_(project_ids)))
+        sandbox_ids: dict[str, str] = {project_id: sandbox_id for project_id, sandbox_id in rows}
+    by_project: dict[str, dict[str, int]] = {}
+    for project_id, status, number in counts:
+        by_project.setdefault(project_id, {})[status] = number
+    statuses = {}
+    for project_id in project_ids:
+        found = by_project.get(project_id, {})
+        pending = found.get("pending", 0) + found.get("queued", 0)
+        statuses[project_id] = QueueStatus(project_id, sandbox_ids.get(project_id), pending, found.get("running", 0))
+    return statuses
 
 
 async def cancel_task(rt: Runtime, caller: Caller, project_id: str | None, task_id: str) -> Task:

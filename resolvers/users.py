@@ -6,12 +6,14 @@ import re
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
+from resolvers.access import member_org_ids
 from resolvers.errors import DomainError, conflict, invalid, missing
+from resolvers.pages import Listing, Ordering
 from resolvers.passwords import hash_password
 from resolvers.runtime import Caller, Runtime
-from store.models import User
+from store.models import OrganizationMember, User
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -81,3 +83,26 @@ async def ensure_admin(rt: Runtime) -> str | None:
     except DomainError as error:
         raise SystemExit(f"cannot create the admin from AUTH_USERNAME/AUTH_PASSWORD: {error.message}") from None
     return password if generated else None
+
+
+USER_ORDER = Ordering("users", ((User.username, False), (User.id, False)))
+
+
+def user_listing(caller: Caller) -> Listing:
+    """Every user, by name (administrators only)."""
+    if not caller.is_admin:
+        raise DomainError("FORBIDDEN", "Only administrators can list users")
+    return Listing(select(User), USER_ORDER)
+
+
+async def users_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, User]:
+    """The users among `ids` the caller may know of: themselves, members of a shared organization, and
+    (for administrators) everyone."""
+    query = select(User).where(User.id.in_(ids))
+    if not caller.is_admin:
+        shared = select(OrganizationMember.user_id).where(
+            OrganizationMember.organization_id.in_(member_org_ids(caller))
+        )
+        query = query.where(or_(User.id == caller.user_id, User.id.in_(shared)))
+    async with rt.db.read() as session:
+        return {user.id: user for user in await session.scalars(query)}

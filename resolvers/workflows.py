@@ -12,6 +12,7 @@ from resolvers.access import member_org_ids, visible_organization
 from resolvers.errors import DomainError, conflict, not_found
 from resolvers.execution_plan import EXECUTION_ENDS
 from resolvers.lifecycle import lifecycle_definition
+from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.tx import writing
 from resolvers.validation import UNSET, Maybe, one_of, optional_text, required_text
@@ -270,3 +271,32 @@ async def workflows_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> d
     """The visible ones among several workflows (for projects' bound workflows)."""
     async with rt.db.read() as session:
         return await workflows_in(session, caller, ids)
+
+
+WORKFLOW_ORDER = Ordering("workflows", ((Workflow.created_at, False), (Workflow.id, False)))
+VERSION_ORDER = Ordering("versions", ((WorkflowVersion.version, True), (WorkflowVersion.id, False)))
+
+
+def workflow_listing(caller: Caller, status: object = None) -> Listing:
+    """Workflows the caller can see (their organizations' and the templates), oldest first."""
+    query = select(Workflow).where(_visible(caller))
+    if status not in (None, UNSET, ""):
+        query = query.where(Workflow.status == one_of("status", status, STATUSES))
+    return Listing(query, WORKFLOW_ORDER)
+
+
+def version_listing(caller: Caller) -> Listing:
+    """Version snapshots of the workflows the caller can see, newest first, by workflow."""
+    query = select(WorkflowVersion).join(Workflow, Workflow.id == WorkflowVersion.workflow_id).where(_visible(caller))
+    return Listing(query, VERSION_ORDER, WorkflowVersion.workflow_id)
+
+
+async def versions_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, WorkflowVersion]:
+    """The visible ones among several version snapshots, in one query."""
+    query = (
+        select(WorkflowVersion)
+        .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
+        .where(WorkflowVersion.id.in_(ids), _visible(caller))
+    )
+    async with rt.db.read() as session:
+        return {version.id: version for version in await session.scalars(query)}

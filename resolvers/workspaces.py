@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from resolvers import folders
 from resolvers.access import MEMBER_ORG_IDS, member_org_ids, visible_organization, visible_workspace
 from resolvers.errors import conflict
+from resolvers.pages import Listing, Ordering
 from resolvers.paths import organization_dir, workspace_dir
 from resolvers.runtime import Caller, Runtime
 from resolvers.sandboxes import remove_sandboxes_below
@@ -20,6 +21,15 @@ from store.models import Workspace
 ALL_VISIBLE_WORKSPACES = (
     select(Workspace).where(Workspace.organization_id.in_(MEMBER_ORG_IDS)).order_by(Workspace.created_at, Workspace.id)
 )
+
+
+WORKSPACE_ORDER = Ordering("workspaces", ((Workspace.created_at, False), (Workspace.id, False)))
+
+
+def workspace_listing(caller: Caller) -> Listing:
+    """Workspaces of the caller's organizations (by organization), oldest first."""
+    query = select(Workspace).where(Workspace.organization_id.in_(member_org_ids(caller)))
+    return Listing(query, WORKSPACE_ORDER, Workspace.organization_id)
 
 
 async def list_all_workspaces(rt: Runtime, caller: Caller) -> Sequence[Workspace]:

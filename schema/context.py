@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.types import Info
 
 from resolvers.errors import DomainError
 from resolvers.runtime import Caller, Runtime
@@ -33,8 +34,16 @@ class Context:
             )
         return self.caller_or_none
 
+    def forget_loaded(self) -> None:
+        """Drop what the loaders hold, so the next read sees the database as it is now (between the
+        events of a long-lived subscription, whose context outlives any one of them)."""
+        self._loaders = None
+
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
             self._loaders = Loaders(self.rt, self.caller)
         return self._loaders
+
+
+GraphInfo = Info[Context, None]

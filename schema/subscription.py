@@ -1,113 +1,129 @@
-"""Subscription root: live progress, replayed from a cursor first so nothing is missed."""
+"""Subscription root: live progress, replayed from `after` first so that nothing is missed or repeated."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import Info
 
 from resolvers import executions, sandbox_operations, tasks
 from resolvers.errors import DomainError
 from resolvers.events import StoredEvent, follow_project
 from resolvers.sandbox_operations import FINISHED
-from schema.context import Context
+from schema.context import GraphInfo
 from schema.errors import domain_extensions
-from schema.sandbox_types import ProgressEvent, SandboxOperation
+from schema.events import EXECUTION_ENDS, TASK_ENDS, EventId, ProjectEvent, event_of
+from schema.relay import database_id
+from schema.sandboxes import SandboxOperation
 
-GraphInfo = Info[Context, None]
-TASK_ENDS = ("task_completed", "task_failed", "task_cancelled")
-EXECUTION_ENDS = ("workflow_execution_completed", "workflow_execution_failed", "workflow_execution_cancelled")
+After = Annotated[
+    EventId | None,
+    strawberry.argument(description="The last event id you saw: the events after it come first, then live ones."),
+]
 
 
-async def _follow(
-    info: GraphInfo, project_id: str, after: int | None, accept: Callable[[StoredEvent], bool] | None = None
-) -> AsyncGenerator[StoredEvent, None]:
-    """The project's stream; a refusal carries its code, since subscription errors bypass the extension."""
+async def _opened(opening: Awaitable[AsyncGenerator[StoredEvent, None]]) -> AsyncGenerator[StoredEvent, None]:
+    """A stream whose access was checked; a refusal is a top-level error with its code."""
     try:
-        return await follow_project(info.context.rt, info.context.caller, project_id, after, accept)
+        return await opening
     except DomainError as error:
         raise GraphQLError(error.message, extensions=domain_extensions(error)) from None
 
 
-async def _events_until(
-    opening: Awaitable[AsyncGenerator[StoredEvent, None]], ends: tuple[str, ...]
-) -> AsyncGenerator[ProgressEvent, None]:
-    """Events of a stream that `opening` checks access for, until one of the `ends` types."""
+def _checked_id(field: str, value: object, type_name: str) -> str:
     try:
-        stream = await opening
+        return database_id(field, value, type_name)
     except DomainError as error:
         raise GraphQLError(error.message, extensions=domain_extensions(error)) from None
+
+
+async def _events(
+    info: GraphInfo, stream: AsyncGenerator[StoredEvent, None], ends: tuple[str, ...] = ()
+) -> AsyncGenerator[Any, None]:
+    """Typed events of a stream, until one of the `ends` types (if any); each sees the database afresh."""
     try:
         async for event in stream:
-            yield ProgressEvent.of(event)
+            info.context.forget_loaded()
+            yield event_of(event)
             if event.type in ends:
                 return
     finally:
         await stream.aclose()
 
 
-@strawberry.type
+@strawberry.type(description="Live progress: each stream replays from `after`, then follows live events.")
 class Subscription:
-    @strawberry.subscription(description="Every event of a project; with `after`, the ones after that id first.")
+    @strawberry.subscription(description="Every event of a project, as long as you stay subscribed.")
     async def project_events(
-        self, info: GraphInfo, project_id: strawberry.ID, after: int | None = None
-    ) -> AsyncGenerator[ProgressEvent, None]:
-        stream = await _follow(info, project_id, after)
-        try:
-            async for event in stream:
-                yield ProgressEvent.of(event)
-        finally:
-            await stream.aclose()
+        self,
+        info: GraphInfo,
+        project_id: Annotated[strawberry.ID, strawberry.argument(description="The project.")],
+        after: After = None,
+    ) -> AsyncGenerator[ProjectEvent, None]:
+        checked = _checked_id("projectId", project_id, "Project")
+        stream = await _opened(follow_project(info.context.rt, info.context.caller, checked, after))
+        async for event in _events(info, stream):
+            yield event
 
-    @strawberry.subscription(
-        description="A task's events (task_queued … task_completed); with `after`, those after that id first."
-    )
+    @strawberry.subscription(description="A task's events, from task_queued to its end (completed, failed, cancelled).")
     async def task_events(
-        self, info: GraphInfo, task_id: strawberry.ID, after: int | None = None
-    ) -> AsyncGenerator[ProgressEvent, None]:
-        opening = tasks.follow_task(info.context.rt, info.context.caller, task_id, after)
-        async for event in _events_until(opening, TASK_ENDS):
+        self,
+        info: GraphInfo,
+        task_id: Annotated[strawberry.ID, strawberry.argument(description="The task.")],
+        after: After = None,
+    ) -> AsyncGenerator[ProjectEvent, None]:
+        checked = _checked_id("taskId", task_id, "Task")
+        stream = await _opened(tasks.follow_task(info.context.rt, info.context.caller, checked, after))
+        async for event in _events(info, stream, TASK_ENDS):
             yield event
 
     @strawberry.subscription(
-        description="A workflow execution's events and its step tasks' events until it ends; with `after`, "
-        "those after that id first."
+        description="A workflow execution's events and its step tasks' events, until the execution ends."
     )
     async def execution_events(
-        self, info: GraphInfo, execution_id: strawberry.ID, after: int | None = None
-    ) -> AsyncGenerator[ProgressEvent, None]:
-        opening = executions.follow_execution(info.context.rt, info.context.caller, execution_id, after)
-        async for event in _events_until(opening, EXECUTION_ENDS):
+        self,
+        info: GraphInfo,
+        execution_id: Annotated[strawberry.ID, strawberry.argument(description="The execution.")],
+        after: After = None,
+    ) -> AsyncGenerator[ProjectEvent, None]:
+        checked = _checked_id("executionId", execution_id, "Execution")
+        stream = await _opened(executions.follow_execution(info.context.rt, info.context.caller, checked, after))
+        async for event in _events(info, stream, EXECUTION_ENDS):
             yield event
 
     @strawberry.subscription(
-        description="An asynchronous sandbox operation: its state now, then each change until it ends."
+        description="A background sandbox operation: its state now, then each change until it ends."
     )
     async def sandbox_operation(
-        self, info: GraphInfo, operation_id: strawberry.ID
+        self,
+        info: GraphInfo,
+        operation_id: Annotated[strawberry.ID, strawberry.argument(description="The operation.")],
     ) -> AsyncGenerator[SandboxOperation, None]:
         rt, caller = info.context.rt, info.context.caller
+        checked = _checked_id("operationId", operation_id, "SandboxOperation")
         # Note the log position before reading, so any change after the read arrives as an event.
         cursor = await rt.events.latest_id()
         try:
-            operation = await sandbox_operations.get_operation(rt, caller, operation_id)
+            operation = await sandbox_operations.get_operation(rt, caller, checked)
         except DomainError as error:
             raise GraphQLError(error.message, extensions=domain_extensions(error)) from None
         yield SandboxOperation.of(operation)
         if operation.status in FINISHED:
             return
-        stream = await follow_project(
-            rt,
-            caller,
-            operation.project_id,
-            cursor,
-            lambda e: e.subject_type == "operation" and e.subject_id == operation_id,
+        stream = await _opened(
+            follow_project(
+                rt,
+                caller,
+                operation.project_id,
+                cursor,
+                lambda e: e.subject_type == "operation" and e.subject_id == checked,
+            )
         )
         try:
             async for _event in stream:
-                operation = await sandbox_operations.get_operation(rt, caller, operation_id)
+                operation = await sandbox_operations.get_operation(rt, caller, checked)
                 yield SandboxOperation.of(operation)
                 if operation.status in FINISHED:
                     return

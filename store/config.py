@@ -78,6 +78,12 @@ class Settings:
     memory_index_save_seconds: float = 2.0
     context_chunk_chars: int = 1500
     context_import_max_bytes: int = 2 * 1024 * 1024
+    graphql_max_body_bytes: int = 1024 * 1024
+    graphql_max_message_bytes: int = 256 * 1024
+    """The largest GraphQL request body, and the largest message on a GraphQL WebSocket."""
+    graphql_max_cost: int = 100_000
+    """How many objects one GraphQL operation may ask for (page sizes multiplied down the tree)."""
+    graphql_max_depth: int = 20
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -122,4 +128,8 @@ class Settings:
             memory_index_save_seconds=float(env.get("MEMORY_INDEX_SAVE_SECONDS") or 2.0),
             context_chunk_chars=_int(env, "CONTEXT_CHUNK_CHARS", 1500),
             context_import_max_bytes=_int(env, "CONTEXT_IMPORT_MAX_BYTES", 2 * 1024 * 1024),
+            graphql_max_body_bytes=_int(env, "GRAPHQL_MAX_BODY_BYTES", 1024 * 1024),
+            graphql_max_message_bytes=_int(env, "GRAPHQL_MAX_MESSAGE_BYTES", 256 * 1024),
+            graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 100_000),
+            graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 20),
         )

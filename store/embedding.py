@@ -46,6 +46,28 @@ def load_model(name: str) -> Any:
         return _loaded[name]
 
 
+async def in_daemon_thread(function: Any, *args: Any) -> Any:
+    """`function(*args)` in a daemon thread of its own. Unlike `asyncio.to_thread`, a server that stops
+    while it runs does not wait for it (loading the model can take many seconds on a busy machine)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def settle(outcome: Any, failed: bool) -> None:
+        if not done.done():
+            done.set_exception(outcome) if failed else done.set_result(outcome)
+
+    def run() -> None:
+        try:
+            outcome, failed = function(*args), False
+        except BaseException as error:  # noqa: BLE001 - handed to the awaiting coroutine
+            outcome, failed = error, True
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(settle, outcome, failed)
+
+    threading.Thread(target=run, name="embedding-model-load", daemon=True).start()
+    return await done
+
+
 @dataclass
 class _Request:
     texts: list[str]
@@ -71,7 +93,7 @@ class Embedder:
     async def load(self) -> None:
         """Load the model in a thread; on failure keep the reason (health reports it)."""
         try:
-            self._model = await asyncio.to_thread(load_model, self.model_name)
+            self._model = await in_daemon_thread(load_model, self.model_name)
             self.dimensions = int(self._model.get_embedding_dimension())
         except Exception as error:
             log.exception("could not load embedding model %s", self.model_name)

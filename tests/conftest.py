@@ -191,10 +191,11 @@ def admin(server: LiveServer) -> Api:
 def add_user(live: LiveServer, admin_api: Api, username: str | None = None, is_admin: bool = False) -> Api:
     username = username or unique("user")
     result = admin_api.graphql(
-        "mutation($u: String!, $p: String!, $a: Boolean!) { createUser(username: $u, password: $p, isAdmin: $a) { id } }",
+        "mutation($u: String!, $p: String!, $a: Boolean!) {"
+        " createUser(input: {username: $u, password: $p, isAdmin: $a}) { user { id } userErrors { message } } }",
         {"u": username, "p": USER_PASSWORD, "a": is_admin},
     )
-    assert "errors" not in result, result
+    assert "errors" not in result and result["data"]["createUser"]["userErrors"] == [], result
     return login_as(live, username, USER_PASSWORD)
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, LiveServer, Tree, add_user
+from tests.conftest import Api, LiveServer, Tree, add_user, make_tree
+from tests.graphql_calls import USER_ERRORS, data, gid, mutate, refused
 
 
 @pytest.fixture(scope="module")
@@ -74,102 +75,191 @@ def test_rest_writes_and_deletes_are_refused_and_change_nothing(
 
 
 GRAPHQL_READS = [
-    ("query($id: ID!) { organization(id: $id) { id } }", "org", "ORGANIZATION_NOT_FOUND"),
-    ("query($id: ID!) { workspaces(organizationId: $id) { id } }", "org", "ORGANIZATION_NOT_FOUND"),
-    ("query($id: ID!) { workspace(id: $id) { id } }", "ws", "WORKSPACE_NOT_FOUND"),
-    ("query($id: ID!) { projects(workspaceId: $id) { id } }", "ws", "WORKSPACE_NOT_FOUND"),
-    ("query($id: ID!) { project(id: $id) { id } }", "project", "PROJECT_NOT_FOUND"),
-    ("query($id: ID!) { workflowState(projectId: $id) { currentPhaseId } }", "project", "PROJECT_NOT_FOUND"),
-    ("query($id: ID!) { workspaceFolders(organizationId: $id) }", "org", "ORGANIZATION_NOT_FOUND"),
-    ("query($id: ID!) { projectFolders(workspaceId: $id) }", "ws", "WORKSPACE_NOT_FOUND"),
+    ("query($id: ID!) { organization(id: $id) { id name } }", "Organization"),
+    ("query($id: ID!) { organization(id: $id) { workspaces { nodes { id } } } }", "Organization"),
+    ("query($id: ID!) { organization(id: $id) { members { nodes { role } } } }", "Organization"),
+    ("query($id: ID!) { organization(id: $id) { folders { nodes { name } } } }", "Organization"),
+    ("query($id: ID!) { workspace(id: $id) { id name } }", "Workspace"),
+    ("query($id: ID!) { workspace(id: $id) { projects { nodes { id } } } }", "Workspace"),
+    ("query($id: ID!) { workspace(id: $id) { folders { nodes { name } } } }", "Workspace"),
+    ("query($id: ID!) { project(id: $id) { id name } }", "Project"),
+    ("query($id: ID!) { project(id: $id) { workflowState { currentPhaseId } } }", "Project"),
+    ("query($id: ID!) { node(id: $id) { id } }", "Organization"),
+    ("query($id: ID!) { node(id: $id) { id } }", "Workspace"),
+    ("query($id: ID!) { node(id: $id) { id } }", "Project"),
 ]
+"""Lookups of another user's objects: null, exactly as for an id that names nothing."""
 
-GRAPHQL_WRITES = [
-    ('mutation($id: ID!) { updateOrganization(id: $id, name: "H") { id } }', "org", "ORGANIZATION_NOT_FOUND"),
-    ("mutation($id: ID!) { deleteOrganization(id: $id) }", "org", "ORGANIZATION_NOT_FOUND"),
-    (
-        'mutation($id: ID!) { createWorkspace(organizationId: $id, name: "E", folderPath: "e") { id } }',
-        "org",
-        "ORGANIZATION_NOT_FOUND",
-    ),
-    (
-        'mutation($id: ID!) { setOrganizationMember(organizationId: $id, username: "admin") { role } }',
-        "org",
-        "ORGANIZATION_NOT_FOUND",
-    ),
-    ('mutation($id: ID!) { updateWorkspace(id: $id, name: "H") { id } }', "ws", "WORKSPACE_NOT_FOUND"),
-    ("mutation($id: ID!) { deleteWorkspace(id: $id) }", "ws", "WORKSPACE_NOT_FOUND"),
-    (
-        'mutation($id: ID!) { createProject(workspaceId: $id, name: "E", folderPath: "e") { id } }',
-        "ws",
-        "WORKSPACE_NOT_FOUND",
-    ),
-    ('mutation($id: ID!) { updateProject(id: $id, input: {name: "H"}) { id } }', "project", "PROJECT_NOT_FOUND"),
-    ("mutation($id: ID!) { deleteProject(id: $id, deleteFolder: true) }", "project", "PROJECT_NOT_FOUND"),
-    (
-        'mutation($id: ID!) { updateWorkflowState(projectId: $id, currentPhaseId: "x") { id } }',
-        "project",
-        "PROJECT_NOT_FOUND",
-    ),
-    (
-        'mutation($id: ID!) { updateStepStatus(projectId: $id, stepId: "s", status: "completed") { currentPhaseId } }',
-        "project",
-        "PROJECT_NOT_FOUND",
-    ),
-]
+GRAPHQL_WRITES = {
+    "Organization": [
+        'mutation($id: ID!) { updateOrganization(input: {id: $id, name: "H"}) { organization { id } PAYLOAD } }',
+        "mutation($id: ID!) { deleteOrganization(input: {id: $id}) { deletedId PAYLOAD } }",
+        'mutation($id: ID!) { createWorkspace(input: {organizationId: $id, name: "E", folderPath: "e"}) { workspace { id } PAYLOAD } }',
+        'mutation($id: ID!) { setOrganizationMember(input: {organizationId: $id, username: "admin"}) { member { role } PAYLOAD } }',
+        "mutation($id: ID!, $me: ID!) { removeOrganizationMember(input: {organizationId: $id, userId: $me}) { removedUserId PAYLOAD } }",
+    ],
+    "Workspace": [
+        'mutation($id: ID!) { updateWorkspace(input: {id: $id, name: "H"}) { workspace { id } PAYLOAD } }',
+        "mutation($id: ID!) { deleteWorkspace(input: {id: $id}) { deletedId PAYLOAD } }",
+        'mutation($id: ID!) { createProject(input: {workspaceId: $id, name: "E", folderPath: "e"}) { project { id } PAYLOAD } }',
+    ],
+    "Project": [
+        'mutation($id: ID!) { updateProject(input: {id: $id, name: "H"}) { project { id } PAYLOAD } }',
+        "mutation($id: ID!) { deleteProject(input: {id: $id, deleteFolder: true}) { deletedId PAYLOAD } }",
+        "mutation($id: ID!, $ws: ID!) { moveProject(input: {id: $id, workspaceId: $ws}) { project { id } PAYLOAD } }",
+        'mutation($id: ID!) { updateWorkflowState(input: {projectId: $id, currentPhaseId: "x"}) { project { id } PAYLOAD } }',
+        'mutation($id: ID!) { setTrackedStep(input: {projectId: $id, stepId: "s", status: COMPLETED}) { project { id } PAYLOAD } }',
+        "mutation($id: ID!) { setTaskLimit(input: {projectId: $id, limit: 3}) { project { id } PAYLOAD } }",
+        "mutation($id: ID!) { createSandbox(input: {projectId: $id}) { sandbox { id } PAYLOAD } }",
+        'mutation($id: ID!) { executeAdhocTask(input: {projectId: $id, title: "t", prompt: "x", taskType: BASH}) { task { id } PAYLOAD } }',
+        'mutation($id: ID!) { executeTask(input: {projectId: $id, stepId: "design", prompt: "x"}) { task { id } PAYLOAD } }',
+        'mutation($id: ID!) { executeWorkflowStep(input: {projectId: $id, stepId: "design"}) { task { id } PAYLOAD } }',
+    ],
+}
+"""Every mutation on another user's organization, workspace or project: refused as not found, in the payload."""
+NOT_FOUND = {
+    "Organization": "ORGANIZATION_NOT_FOUND",
+    "Workspace": "WORKSPACE_NOT_FOUND",
+    "Project": "PROJECT_NOT_FOUND",
+}
 
 
-@pytest.mark.parametrize(("query", "target", "code"), GRAPHQL_READS + GRAPHQL_WRITES)
-def test_graphql_refuses_the_other_users_objects(
-    module_user: Api, outsider: Api, module_tree: Tree, query: str, target: str, code: str
+def tree_ids(tree: Tree) -> dict[str, str]:
+    return {
+        "Organization": tree.org["id"],
+        "Workspace": tree.workspace["id"],
+        "Project": tree.project["id"],
+    }
+
+
+@pytest.mark.parametrize(("query", "target"), GRAPHQL_READS)
+def test_graphql_lookups_of_the_other_users_objects_answer_null(
+    outsider: Api, module_tree: Tree, query: str, target: str
 ) -> None:
-    ids = {"org": module_tree.org["id"], "ws": module_tree.workspace["id"], "project": module_tree.project["id"]}
-    result = outsider.graphql(query, {"id": ids[target]})
-    assert result["data"] is None
-    assert [e["extensions"]["code"] for e in result["errors"]] == [code]
-    assert module_user.get(f"/projects/{module_tree.project['id']}").json() == module_tree.project
-    assert module_user.get(f"/organizations/{module_tree.org['id']}").json() == module_tree.org
+    found = data(outsider, query, id=gid(target, tree_ids(module_tree)[target]))
+    (field,) = found.keys()
+    assert found == {field: None}
+    # Exactly as if it did not exist: the same answer as for a made-up id of the same type.
+    assert data(outsider, query, id=gid(target, "00000000-0000-4000-8000-000000000000")) == {field: None}
+    assert data(outsider, query, id="not a global id") == {field: None}
+
+
+def test_graphql_nodes_of_the_other_users_objects_are_null(outsider: Api, module_user: Api, module_tree: Tree) -> None:
+    ids = [gid(kind, database_id) for kind, database_id in tree_ids(module_tree).items()]
+    ids.append(gid("User", module_user.user_id))  # a user who shares no organization with the caller
+    assert data(outsider, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", ids=ids) == {"nodes": [None] * 4}
+    mine = data(module_user, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", ids=ids)["nodes"]
+    assert [node["id"] for node in mine] == ids
+
+
+@pytest.fixture(scope="module")
+def outsiders_tree(outsider: Api) -> Tree:
+    return make_tree(outsider)
+
+
+@pytest.mark.parametrize(
+    ("query", "target"), [(query, target) for target, queries in GRAPHQL_WRITES.items() for query in queries]
+)
+def test_graphql_mutations_refuse_the_other_users_objects_and_change_nothing(
+    server: LiveServer,
+    module_user: Api,
+    outsider: Api,
+    module_tree: Tree,
+    outsiders_tree: Tree,
+    query: str,
+    target: str,
+) -> None:
+    variables = {"id": gid(target, tree_ids(module_tree)[target])}
+    if "$ws" in query:
+        variables["ws"] = gid("Workspace", outsiders_tree.workspace["id"])
+    if "$me" in query:
+        variables["me"] = gid("User", module_user.user_id)
+    payload, codes = refused(outsider, query.replace("PAYLOAD", USER_ERRORS), **variables)
+    assert codes == [NOT_FOUND[target]]
+    assert all(value is None for key, value in payload.items() if key != "userErrors"), payload
+    unchanged(server, module_user, module_tree)
+
+
+def unchanged(server: LiveServer, owner: Api, tree: Tree) -> None:
+    """The owner's tree is as it was made: records, membership, folders; nothing was added to it."""
+    org, ws, project = tree.org["id"], tree.workspace["id"], tree.project["id"]
+    assert owner.get(f"/organizations/{org}").json() == tree.org
+    assert owner.get(f"/workspaces/{ws}").json() == tree.workspace
+    assert owner.get(f"/projects/{project}").json() == tree.project
+    assert owner.get(f"/projects/{project}/workflow").json()["stepStatuses"] == {}
+    assert [w["id"] for w in owner.get(f"/organizations/{org}/workspaces").json()] == [ws]
+    assert [p["id"] for p in owner.get(f"/workspaces/{ws}/projects").json()] == [project]
+    assert owner.get(f"/projects/{project}/tasks").json()["total"] == 0
+    assert owner.get("/flexy").json() == []
+    seen = data(
+        owner,
+        "query($o: ID!, $p: ID!) { organization(id: $o) { members { nodes { user { username } } } }"
+        " project(id: $p) { taskLimit sandbox { id } } }",
+        o=gid("Organization", org),
+        p=gid("Project", project),
+    )
+    assert seen["organization"]["members"]["nodes"] == [{"user": {"username": owner.username}}]
+    assert seen["project"] == {"taskLimit": 1, "sandbox": None}
+    folder = server.settings.base_root / tree.org["folderPath"] / tree.workspace["folderPath"]
+    assert (folder / tree.project["folderPath"]).is_dir() and not (folder / "e").exists()
+
+
+def test_graphql_refuses_moving_a_project_into_the_other_users_workspace(
+    server: LiveServer, module_user: Api, outsider: Api, module_tree: Tree
+) -> None:
+    outsiders = make_tree(outsider)
+    _, codes = refused(
+        outsider,
+        f"mutation($id: ID!, $ws: ID!) {{ moveProject(input: {{id: $id, workspaceId: $ws}}) {{ project {{ id }} {USER_ERRORS} }} }}",
+        id=gid("Project", outsiders.project["id"]),
+        ws=gid("Workspace", module_tree.workspace["id"]),
+    )
+    assert codes == ["WORKSPACE_NOT_FOUND"]
+    assert outsider.get(f"/projects/{outsiders.project['id']}").json() == outsiders.project
+    unchanged(server, module_user, module_tree)
 
 
 def test_graphql_lists_and_graph_never_reach_the_other_users_tree(
     module_user: Api, outsider: Api, module_tree: Tree
 ) -> None:
-    result = outsider.graphql(
-        "{ organizations { id workspaces { id projects { id } } } workspaces { id } projects { id } }"
-    )
-    seen = repr(result["data"])
-    for object_id in (module_tree.org["id"], module_tree.workspace["id"], module_tree.project["id"]):
-        assert object_id not in seen
-    mine = module_user.graphql("{ organizations { id workspaces { id projects { id } } } }")
-    assert module_tree.project["id"] in repr(mine["data"])
+    tree = "{ me { organizations(first: 20) { nodes { id databaseId workspaces(first: 20) { nodes { id databaseId projects(first: 20) { nodes { id databaseId } } } } } } } }"  # fmt: skip
+    seen = repr(data(outsider, tree)) + repr(data(outsider, "{ sandboxes { nodes { id } } workflows(first: 100) { nodes { organization { id } } } }"))  # fmt: skip
+    for kind, object_id in tree_ids(module_tree).items():
+        assert object_id not in seen and gid(kind, object_id) not in seen
+    mine = repr(data(module_user, tree))
+    assert module_tree.project["id"] in mine and gid("Project", module_tree.project["id"]) in mine
 
 
 def test_membership_grants_and_removal_revokes_access(alice: Api, bob: Api, tree: Tree) -> None:
-    org = tree.org["id"]
-    added = alice.graphql(
-        "mutation($o: ID!, $u: String!) { setOrganizationMember(organizationId: $o, username: $u) { role user { id } } }",
-        {"o": org, "u": bob.username},
+    org = gid("Organization", tree.org["id"])
+    set_member = (
+        "mutation($o: ID!, $u: String!, $r: Role!) { setOrganizationMember(input: {organizationId: $o, username: $u,"
+        f" role: $r}}) {{ member {{ role user {{ id }} }} {USER_ERRORS} }} }}"
     )
-    assert added["data"]["setOrganizationMember"]["role"] == "member"
+    added = mutate(alice, set_member, o=org, u=bob.username, r="MEMBER")
+    assert added["member"] == {"role": "MEMBER", "user": {"id": gid("User", bob.user_id)}}
     assert bob.get(f"/projects/{tree.project['id']}").status_code == 200
+    assert data(bob, "query($p: ID!) { project(id: $p) { id } }", p=gid("Project", tree.project["id"]))["project"]
     assert bob.put(f"/projects/{tree.project['id']}", {"sandboxName": "shared"}).status_code == 200
     # A member may not rename or delete the organization, nor manage members.
-    assert bob.put(f"/organizations/{org}", {"name": "Mine now"}).json()["code"] == "FORBIDDEN"
-    assert bob.delete(f"/organizations/{org}").status_code == 403
-    grab = bob.graphql(
-        'mutation($o: ID!, $u: String!) { setOrganizationMember(organizationId: $o, username: $u, role: "owner") { role } }',
-        {"o": org, "u": bob.username},
-    )
-    assert grab["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert bob.put(f"/organizations/{tree.org['id']}", {"name": "Mine now"}).json()["code"] == "FORBIDDEN"
+    assert bob.delete(f"/organizations/{tree.org['id']}").status_code == 403
+    _, codes = refused(bob, set_member, o=org, u=bob.username, r="OWNER")
+    assert codes == ["FORBIDDEN"]
+    roles = data(alice, "query($o: ID!) { organization(id: $o) { members { nodes { role user { username } } } } }", o=org)  # fmt: skip
+    assert {(m["user"]["username"], m["role"]) for m in roles["organization"]["members"]["nodes"]} == {
+        (alice.username, "OWNER"),
+        (bob.username, "MEMBER"),
+    }
 
-    removed = alice.graphql(
-        "mutation($o: ID!, $u: ID!) { removeOrganizationMember(organizationId: $o, userId: $u) }",
-        {"o": org, "u": bob.user_id},
+    remove = (
+        "mutation($o: ID!, $u: ID!) { removeOrganizationMember(input: {organizationId: $o, userId: $u})"
+        f" {{ removedUserId {USER_ERRORS} }} }}"
     )
-    assert removed["data"]["removeOrganizationMember"] is True
+    removed = mutate(alice, remove, o=org, u=gid("User", bob.user_id))
+    assert removed["removedUserId"] == gid("User", bob.user_id)
     assert bob.get(f"/projects/{tree.project['id']}").status_code == 404
-    last_owner = alice.graphql(
-        "mutation($o: ID!, $u: ID!) { removeOrganizationMember(organizationId: $o, userId: $u) }",
-        {"o": org, "u": alice.user_id},
-    )
-    assert last_owner["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert data(bob, "query($p: ID!) { project(id: $p) { id } }", p=gid("Project", tree.project["id"])) == {"project": None}  # fmt: skip
+    last_owner, codes = refused(alice, remove, o=org, u=gid("User", alice.user_id))
+    assert codes == ["CONFLICT"] and last_owner["removedUserId"] is None
+    assert alice.get(f"/organizations/{tree.org['id']}").status_code == 200

@@ -10,6 +10,7 @@ import pytest
 
 from resolvers.workflows import TEMPLATE_ID
 from tests.conftest import Api, LiveServer, make_tree
+from tests.graphql_calls import USER_ERRORS, data, gid, refused
 from tests.test_executions import (
     act,
     create_execution,
@@ -154,8 +155,34 @@ def test_another_user_cannot_see_or_touch_an_execution(alice: Api, make_user: Ca
     bobs_own = create_execution(bob, TEMPLATE_ID, bobs_project["id"])
     assert bobs_own not in [e["id"] for e in alice.get(f"/workflows/{TEMPLATE_ID}/executions").json()]
 
-    result = bob.graphql("query($id: ID!) { execution(id: $id) { id } }", {"id": execution_id})
-    assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    result = bob.graphql("mutation($id: ID!) { startExecution(id: $id) { id } }", {"id": execution_id})
-    assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    execution_gid = gid("Execution", execution_id)
+    for query in (
+        "query($id: ID!) { execution(id: $id) { id status } }",
+        "query($id: ID!) { node(id: $id) { id } }",
+    ):
+        assert list(data(bob, query, id=execution_gid).values()) == [None], query
+    for action in ("start", "pause", "resume", "cancel"):
+        mutation = (
+            f"mutation($id: ID!) {{ {action}Execution(input: {{id: $id}}) {{ execution {{ id }} {USER_ERRORS} }} }}"
+        )
+        payload, codes = refused(bob, mutation, id=execution_gid)
+        assert codes == ["NOT_FOUND"] and payload["execution"] is None, action
+    create = (
+        "mutation($w: ID!, $p: ID!) { createExecution(input: {workflowId: $w, projectId: $p})"
+        f" {{ execution {{ id }} {USER_ERRORS} }} }}"
+    )
+    _, codes = refused(bob, create, w=gid("Workflow", workflow["id"]), p=gid("Project", bobs_project["id"]))
+    assert codes == ["WORKFLOW_NOT_FOUND"]
+    _, codes = refused(bob, create, w=gid("Workflow", TEMPLATE_ID), p=gid("Project", project["id"]))
+    assert codes == ["PROJECT_NOT_FOUND"]
+    seen = data(
+        bob,
+        "query($w: ID!, $t: ID!) { workflow(id: $w) { id } template: workflow(id: $t) { executions { nodes { id } } } }",
+        w=gid("Workflow", workflow["id"]),
+        t=gid("Workflow", TEMPLATE_ID),
+    )
+    assert seen["workflow"] is None and seen["template"]["executions"]["nodes"] == [{"id": gid("Execution", bobs_own)}]
     assert execution(alice, execution_id)["status"] == "pending"
+    assert [e["id"] for e in alice.get(f"/workflows/projects/{project['id']}/executions").json()["executions"]] == [
+        execution_id
+    ]

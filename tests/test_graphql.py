@@ -18,10 +18,21 @@ from websockets.sync.client import connect
 from app import SCHEMA_FILE
 from schema import build_schema
 from tests.conftest import Api, LiveServer, Tree, login_as, unique
-
-NESTED = (
-    "{ organizations { id name workspaces { id name projects { id name workspace { id } organization { id } } } } }"
+from tests.graphql_calls import (
+    USER_ERRORS,
+    data,
+    error_codes,
+    gid,
+    graphql_socket,
+    mutate,
+    next_message,
+    refused,
+    subscribe,
 )
+
+NESTED = """{ me { organizations(first: 10) { nodes { id name
+  workspaces(first: 10) { nodes { id name
+    projects(first: 10) { nodes { id name workspace { id } organization { id } } } } } } } } }"""
 
 
 @contextmanager
@@ -56,143 +67,234 @@ def test_nested_query_costs_a_constant_number_of_statements(server: LiveServer, 
     populate(large, 4, 3, 3)
     counts = []
     for api, expected_projects in ((small, 1), (large, 36)):
+        data(api, "{ health { status } }")  # the caller is established now, and cached for a few seconds
         with counting_statements(server) as statements:
-            result = api.graphql(NESTED)
-        projects = [p for o in result["data"]["organizations"] for w in o["workspaces"] for p in w["projects"]]
+            result = data(api, NESTED)
+        organizations = result["me"]["organizations"]["nodes"]
+        projects = [p for o in organizations for w in o["workspaces"]["nodes"] for p in w["projects"]["nodes"]]
         assert len(projects) == expected_projects
+        for org in organizations:
+            for workspace in org["workspaces"]["nodes"]:
+                for project in workspace["projects"]["nodes"]:
+                    assert project["workspace"]["id"] == workspace["id"]
+                    assert project["organization"]["id"] == org["id"]
         counts.append(len([s for s in statements if not s.startswith("BEGIN")]))
     assert counts[0] == counts[1], counts
-    # Organizations, workspaces, projects (and the caller, unless recently seen); the parents the
-    # projects point back to come from the loaders.
+    # The viewer, organizations, workspaces, projects; the parents the projects point back to come from
+    # the loaders.
     assert counts[1] <= 4, counts
 
 
 def test_graph_follows_the_domain(alice: Api, tree: Tree) -> None:
-    result = alice.graphql(
-        """query($p: ID!) { project(id: $p) { id name folderPath workflowState { currentPhaseId stepStatuses }
-             workspace { id organization { id members { role user { username } } } } organization { id } } }""",
-        {"p": tree.project["id"]},
+    result = data(
+        alice,
+        """query($p: ID!) { project(id: $p) { id databaseId name folderPath
+             workflowState { currentPhaseId currentStepId steps { stepId status } }
+             workspace { id organization { id members { nodes { role user { username } } } } }
+             organization { id } } }""",
+        p=gid("Project", tree.project["id"]),
     )
-    project = result["data"]["project"]
-    assert project["id"] == tree.project["id"] and project["folderPath"] == tree.project["folderPath"]
-    assert project["workflowState"] == {"currentPhaseId": "rapid-prototyping", "stepStatuses": {}}
-    assert project["workspace"]["id"] == tree.workspace["id"]
-    assert project["workspace"]["organization"]["members"] == [{"role": "owner", "user": {"username": alice.username}}]
-    assert project["organization"]["id"] == tree.org["id"]
+    project = result["project"]
+    assert project["id"] == gid("Project", tree.project["id"]) and project["databaseId"] == tree.project["id"]
+    assert project["folderPath"] == tree.project["folderPath"]
+    assert project["workflowState"] == {"currentPhaseId": "rapid-prototyping", "currentStepId": None, "steps": []}
+    assert project["workspace"]["id"] == gid("Workspace", tree.workspace["id"])
+    members = project["workspace"]["organization"]["members"]["nodes"]
+    assert members == [{"role": "OWNER", "user": {"username": alice.username}}]
+    assert project["organization"]["id"] == gid("Organization", tree.org["id"])
+    same = data(alice, "query($p: ID!) { node(id: $p) { __typename id } }", p=project["id"])
+    assert same == {"node": {"__typename": "Project", "id": project["id"]}}
 
 
 def test_mutations_mirror_rest(server: LiveServer, alice: Api) -> None:
-    org = alice.graphql(
-        'mutation($f: String!) { createOrganization(name: "G", folderPath: $f) { id folderPath } }', {"f": unique("g")}
+    org = mutate(
+        alice,
+        f'mutation($f: String!) {{ createOrganization(input: {{name: "G", folderPath: $f}}) {{'
+        f" organization {{ id databaseId folderPath }} {USER_ERRORS} }} }}",
+        f=unique("g"),
+    )["organization"]
+    org_id = org["databaseId"]
+    assert org["id"] == gid("Organization", org_id)
+    create_workspace = (
+        "mutation($o: ID!, $n: String!, $f: String!) { createWorkspace(input: {organizationId: $o, name: $n,"
+        f" folderPath: $f}}) {{ workspace {{ id organization {{ id }} }} {USER_ERRORS} }} }}"
     )
-    org_id = org["data"]["createOrganization"]["id"]
-    ws = alice.graphql(
-        'mutation($o: ID!) { createWorkspace(organizationId: $o, name: "W", folderPath: "w") { id organizationId } }',
-        {"o": org_id},
-    )["data"]["createWorkspace"]
-    other = alice.graphql(
-        'mutation($o: ID!) { createWorkspace(organizationId: $o, name: "W2", folderPath: "w2") { id } }', {"o": org_id}
-    )["data"]["createWorkspace"]
-    project = alice.graphql(
-        """mutation($w: ID!, $c: JSON) { createProject(workspaceId: $w, name: "P", folderPath: "p", workflowId: "wf",
-             aiConfig: $c) { id workflowId aiConfig } }""",
-        {"w": ws["id"], "c": {"aiWindows": [{"type": "qwen"}]}},
-    )["data"]["createProject"]
-    assert project["workflowId"] == "wf" and project["aiConfig"]["aiWindows"][0]["type"] == "qwen"
-    updated = alice.graphql(
-        'mutation($id: ID!) { updateProject(id: $id, input: {workflowId: null, sandboxName: "s"}) { workflowId sandboxName name } }',
-        {"id": project["id"]},
-    )["data"]["updateProject"]
-    assert updated == {"workflowId": None, "sandboxName": "s", "name": "P"}
-    state = alice.graphql(
-        """mutation($id: ID!) { updateWorkflowState(projectId: $id, currentPhaseId: "automated-qa") { workflowState { currentPhaseId } } }""",
-        {"id": project["id"]},
+    ws = mutate(alice, create_workspace, o=org["id"], n="W", f="w")["workspace"]
+    assert ws["organization"]["id"] == org["id"]
+    other = mutate(alice, create_workspace, o=org["id"], n="W2", f="w2")["workspace"]
+    project = mutate(
+        alice,
+        """mutation($w: ID!, $wf: ID!, $c: JSON) { createProject(input: {workspaceId: $w, name: "P",
+             folderPath: "p", workflowId: $wf, aiConfig: $c}) { project { id databaseId workflow { id } aiConfig }
+             userErrors { field code message } } }""",
+        w=ws["id"],
+        wf=gid("Workflow", "wf"),
+        c={"aiWindows": [{"type": "qwen"}]},
+    )["project"]
+    # Bound to a workflow that does not exist: stored as asked (REST shows it), not reachable in the graph.
+    assert project["workflow"] is None and project["aiConfig"]["aiWindows"][0]["type"] == "qwen"
+    assert alice.get(f"/projects/{project['databaseId']}").json()["workflowId"] == "wf"
+    updated = mutate(
+        alice,
+        """mutation($id: ID!) { updateProject(input: {id: $id, workflowId: null, aiConfig: {aiWindows: [{type: "claude"}]}})
+             { project { workflow { id } aiConfig name } userErrors { field code message } } }""",
+        id=project["id"],
+    )["project"]
+    assert (updated["workflow"], updated["name"]) == (None, "P")
+    assert [window["type"] for window in updated["aiConfig"]["aiWindows"]] == ["claude"]
+    assert alice.get(f"/projects/{project['databaseId']}").json()["workflowId"] is None
+    state = mutate(
+        alice,
+        f"""mutation($id: ID!) {{ updateWorkflowState(input: {{projectId: $id, currentPhaseId: "automated-qa"}})
+             {{ project {{ workflowState {{ currentPhaseId }} }} {USER_ERRORS} }} }}""",
+        id=project["id"],
     )
-    assert state["data"]["updateWorkflowState"]["workflowState"]["currentPhaseId"] == "automated-qa"
-    step = alice.graphql(
-        'mutation($id: ID!) { updateStepStatus(projectId: $id, stepId: "qa-version", status: "completed") { stepStatuses } }',
-        {"id": project["id"]},
+    assert state["project"]["workflowState"]["currentPhaseId"] == "automated-qa"
+    step = mutate(
+        alice,
+        f"""mutation($id: ID!) {{ setTrackedStep(input: {{projectId: $id, stepId: "qa-version", status: COMPLETED}})
+             {{ project {{ workflowState {{ steps {{ stepId status }} }} }} {USER_ERRORS} }} }}""",
+        id=project["id"],
     )
-    assert step["data"]["updateStepStatus"]["stepStatuses"] == {"qa-version": "completed"}
-    moved = alice.graphql(
-        "mutation($id: ID!, $w: ID!) { moveProject(id: $id, newWorkspaceId: $w) { workspaceId } }",
-        {"id": project["id"], "w": other["id"]},
+    assert step["project"]["workflowState"]["steps"] == [{"stepId": "qa-version", "status": "COMPLETED"}]
+    assert alice.get(f"/projects/{project['databaseId']}/workflow").json()["stepStatuses"] == {
+        "qa-version": "completed"
+    }
+    moved = mutate(
+        alice,
+        f"mutation($id: ID!, $w: ID!) {{ moveProject(input: {{id: $id, workspaceId: $w}})"
+        f" {{ project {{ workspace {{ id }} }} {USER_ERRORS} }} }}",
+        id=project["id"],
+        w=other["id"],
     )
-    assert moved["data"]["moveProject"]["workspaceId"] == other["id"]
-    org_folder = server.settings.base_root / org["data"]["createOrganization"]["folderPath"]
+    assert moved["project"]["workspace"]["id"] == other["id"]
+    org_folder = server.settings.base_root / org["folderPath"]
     assert (org_folder / "w2" / "p").is_dir() and not (org_folder / "w" / "p").exists()
-    settings = alice.graphql('mutation { updateSettings(input: {gitEmail: "a@b.c"}) { gitEmail userId } }')
-    assert settings["data"]["updateSettings"] == {"gitEmail": "a@b.c", "userId": alice.user_id}
+    settings = mutate(
+        alice,
+        f'mutation {{ updateSettings(input: {{gitEmail: "a@b.c"}}) {{ settings {{ gitEmail }} {USER_ERRORS} }} }}',
+    )
+    assert settings["settings"]["gitEmail"] == "a@b.c"
+    mine = data(alice, "{ me { databaseId settings { gitEmail } } }")["me"]
+    assert mine == {"databaseId": alice.user_id, "settings": {"gitEmail": "a@b.c"}}
     assert alice.get("/settings").json()["gitEmail"] == "a@b.c"
-    deleted = alice.graphql("mutation($id: ID!) { deleteProject(id: $id, deleteFolder: true) }", {"id": project["id"]})
-    assert deleted["data"]["deleteProject"] is True and not (org_folder / "w2" / "p").exists()
-    assert alice.graphql("mutation($id: ID!) { deleteOrganization(id: $id) }", {"id": org_id})["data"][
-        "deleteOrganization"
-    ]
+    deleted = mutate(
+        alice,
+        f"mutation($id: ID!) {{ deleteProject(input: {{id: $id, deleteFolder: true}}) {{ deletedId {USER_ERRORS} }} }}",
+        id=project["id"],
+    )
+    assert deleted["deletedId"] == project["id"] and not (org_folder / "w2" / "p").exists()
+    gone = mutate(
+        alice,
+        f"mutation($id: ID!) {{ deleteOrganization(input: {{id: $id}}) {{ deletedId {USER_ERRORS} }} }}",
+        id=org["id"],
+    )
+    assert gone["deletedId"] == org["id"]
     assert alice.get(f"/organizations/{org_id}").status_code == 404
+    assert data(alice, "query($id: ID!) { organization(id: $id) { id } }", id=org["id"]) == {"organization": None}
 
 
 def test_auth_mutations(server: LiveServer, make_user: Callable[..., Api]) -> None:
     user = make_user()
     anonymous = Api(server.api_url)
-    login = anonymous.graphql(
-        "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token refreshToken user { id username } } }",
-        {"u": user.username, "p": "user-password-123"},
-    )["data"]["login"]
-    assert login["user"]["username"] == user.username
-    refreshed = anonymous.graphql(
-        "mutation($r: String!) { refreshToken(refreshToken: $r) { token refreshToken } }", {"r": login["refreshToken"]}
-    )["data"]["refreshToken"]
+    login = mutate(
+        anonymous,
+        "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) {"
+        f" token refreshToken user {{ id username }} {USER_ERRORS} }} }}",
+        u=user.username,
+        p="user-password-123",
+    )
+    assert login["user"] == {"id": gid("User", user.user_id), "username": user.username}
+    refreshed = mutate(
+        anonymous,
+        f"mutation($r: String!) {{ refreshToken(input: {{refreshToken: $r}}) {{ token refreshToken {USER_ERRORS} }} }}",
+        r=login["refreshToken"],
+    )
     session = Api(server.api_url, refreshed["token"])
-    assert session.graphql("{ me { username } }")["data"]["me"]["username"] == user.username
-    assert session.graphql("mutation { logout }")["data"]["logout"] is True
-    after = session.graphql("{ me { username } }")
-    assert after["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
-    wrong = anonymous.graphql('mutation { login(username: "admin", password: "nope-nope") { token } }')
-    assert wrong["errors"][0]["extensions"]["code"] == "AUTHENTICATION_FAILED"
+    assert data(session, "{ me { username } }")["me"]["username"] == user.username
+    assert mutate(session, f"mutation {{ logout {{ revoked {USER_ERRORS} }} }}")["revoked"] is True
+    assert error_codes(session, "{ me { username } }") == ["UNAUTHORIZED"]
+    used = anonymous.graphql(
+        "mutation($r: String!) { refreshToken(input: {refreshToken: $r}) { token userErrors { code } } }",
+        {"r": login["refreshToken"]},
+    )["data"]["refreshToken"]
+    assert used == {"token": None, "userErrors": [{"code": "AUTHENTICATION_FAILED"}]}
+    wrong, codes = refused(
+        anonymous,
+        f'mutation {{ login(input: {{username: "admin", password: "nope-nope"}}) {{ token {USER_ERRORS} }} }}',
+    )
+    assert codes == ["AUTHENTICATION_FAILED"] and wrong["token"] is None
+
+
+def all_usernames(api: Api) -> list[str]:
+    """Every user's name, page by page."""
+    names, after = [], None
+    while True:
+        page = data(
+            api,
+            "query($a: String) { users(first: 100, after: $a) { nodes { username } pageInfo { hasNextPage endCursor } } }",
+            a=after,
+        )["users"]
+        names += [user["username"] for user in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return names
+        after = page["pageInfo"]["endCursor"]
 
 
 def test_only_admins_add_and_list_users(server: LiveServer, admin: Api, alice: Api) -> None:
-    create = "mutation($u: String!, $p: String!) { createUser(username: $u, password: $p) { username isAdmin } }"
+    create = (
+        "mutation($u: String!, $p: String!) { createUser(input: {username: $u, password: $p}) {"
+        f" user {{ username isAdmin }} {USER_ERRORS} }} }}"
+    )
     name = unique("new")
-    refused = alice.graphql(create, {"u": name, "p": "long-enough-1"})
-    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert alice.graphql("{ users { id } }")["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    created = admin.graphql(create, {"u": name, "p": "long-enough-1"})
-    assert created["data"]["createUser"] == {"username": name, "isAdmin": False}
+    payload, codes = refused(alice, create, u=name, p="long-enough-1")
+    assert codes == ["FORBIDDEN"] and payload["user"] is None
+    assert error_codes(alice, "{ users { nodes { id } } }") == ["FORBIDDEN"]
+    assert name not in all_usernames(admin)
+    created = mutate(admin, create, u=name, p="long-enough-1")
+    assert created["user"] == {"username": name, "isAdmin": False}
     assert login_as(server, name, "long-enough-1").token
-    duplicate = admin.graphql(create, {"u": name, "p": "long-enough-1"})
-    assert duplicate["errors"][0]["extensions"]["code"] == "ALREADY_EXISTS"
-    short = admin.graphql(create, {"u": unique("s"), "p": "short"})
-    assert short["errors"][0]["extensions"] == {
-        "code": "VALIDATION_ERROR",
-        "statusCode": 400,
-        "details": {"field": "password"},
-    }
-    assert name in [u["username"] for u in admin.graphql("{ users { username } }")["data"]["users"]]
+    _, codes = refused(admin, create, u=name, p="long-enough-1")
+    assert codes == ["ALREADY_EXISTS"]
+    short_name = unique("s")
+    short, _ = refused(admin, create, u=short_name, p="short")
+    assert [(e["field"], e["code"]) for e in short["userErrors"]] == [("password", "VALIDATION_ERROR")]
+    usernames = all_usernames(admin)
+    assert name in usernames and short_name not in usernames
 
 
 def test_error_codes_in_extensions(server: LiveServer, alice: Api) -> None:
-    anonymous = Api(server.api_url).graphql("{ organizations { id } }")
-    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
-    assert Api(server.api_url).graphql("{ health { status } }")["data"]["health"]["status"] == "ok"
-    bad = alice.graphql('mutation { createOrganization(name: "X", folderPath: "../up") { id } }')
-    assert bad["errors"][0]["extensions"] == {
-        "code": "VALIDATION_ERROR",
-        "statusCode": 400,
-        "details": {"field": "folderPath"},
-    }
-    typo = alice.graphql("{ organizations { nope } }")
-    assert typo["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    anonymous = Api(server.api_url)
+    assert error_codes(anonymous, "{ me { id } }") == ["UNAUTHORIZED"]
+    refused_anonymously = anonymous.graphql(
+        'mutation { createOrganization(input: {name: "X", folderPath: "x"}) { organization { id } } }'
+    )
+    assert [e["extensions"]["code"] for e in refused_anonymously["errors"]] == ["UNAUTHORIZED"]
+    assert data(anonymous, "{ health { status } }")["health"]["status"] == "OK"
+    bad, _ = refused(
+        alice,
+        f'mutation {{ createOrganization(input: {{name: "X", folderPath: "../up"}}) {{ organization {{ id }} {USER_ERRORS} }} }}',
+    )
+    assert bad["organization"] is None
+    assert [(e["field"], e["code"]) for e in bad["userErrors"]] == [("folderPath", "VALIDATION_ERROR")]
+    assert error_codes(alice, "{ me { nope } }") == ["GRAPHQL_VALIDATION_FAILED"]
+    assert error_codes(alice, "{ me { id ") == ["GRAPHQL_PARSE_FAILED"]
 
 
 def test_limits_refuse_abusive_queries(alice: Api) -> None:
-    deep = "{ organizations " + "{ workspaces { organization " * 6 + "{ id }" + " } }" * 6 + " }"
-    assert "exceeds maximum operation depth" in alice.graphql(deep)["errors"][0]["message"]
+    nested = "{ workspaces(first: 1) { nodes { organization " * 6
+    deep = "{ me { organizations(first: 1) { nodes " + nested + "{ id }" + " } } }" * 6 + " } } }"
+    result = alice.graphql(deep)
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["QUERY_TOO_DEEP"], result
+    assert "levels deep" in result["errors"][0]["message"] and result.get("data") is None
     aliases = "{ " + " ".join(f"a{i}: health {{ status }}" for i in range(40)) + " }"
-    assert "aliases" in alice.graphql(aliases)["errors"][0]["message"]
-    tokens = "{ " + " ".join(f"a{i}: health {{ status uptime }}" for i in range(25)) * 20 + " }"
-    assert "token" in alice.graphql(tokens)["errors"][0]["message"].lower()
+    result = alice.graphql(aliases)
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["TOO_MANY_ALIASES"], result
+    assert "aliases" in result["errors"][0]["message"]
+    tokens = "{ health { " + "status " * 6000 + "} }"
+    result = alice.graphql(tokens)
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["TOO_MANY_TOKENS"], result
+    assert "token" in result["errors"][0]["message"].lower()
 
 
 def test_graphiql_is_served_to_browsers(server: LiveServer) -> None:
@@ -201,13 +303,12 @@ def test_graphiql_is_served_to_browsers(server: LiveServer) -> None:
 
 
 def test_queries_over_websocket_authenticate_in_connection_init(server: LiveServer, alice: Api) -> None:
-    url = server.url.replace("http", "ws") + "/graphql"
-    with connect(url, subprotocols=["graphql-transport-ws"]) as socket:
-        socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {alice.token}"}}))
-        assert json.loads(socket.recv(timeout=5))["type"] == "connection_ack"
-        socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ me { username } }"}}))
-        message = json.loads(socket.recv(timeout=5))
+    with graphql_socket(server, alice.token) as socket:
+        subscribe(socket, "{ me { username } }", "1")
+        message = next_message(socket, timeout=5)
         assert message["type"] == "next" and message["payload"]["data"]["me"]["username"] == alice.username
+        assert next_message(socket, timeout=5) == {"id": "1", "type": "complete"}
+    url = server.url.replace("http", "ws") + "/graphql"
     with connect(url, subprotocols=["graphql-transport-ws"]) as socket:
         socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": "Bearer forged"}}))
         with pytest.raises(ConnectionClosed) as closed:

@@ -3,113 +3,140 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.conftest import Api, LiveServer
+from tests.graphql_calls import (
+    EVENT,
+    USER_ERRORS,
+    data,
+    gid,
+    graphql_socket,
+    mutate,
+    refused,
+    results_until_complete,
+    subscribe,
+    subscription_error_codes,
+)
 from tests.test_executions import (
     act,
     bash_step,
     create_execution,
+    execution,
     published_workflow,
     three_phases,
     wait_for_execution,
 )
 from tests.test_graphql import counting_statements
-from tests.test_graphql_tasks import error_code, run, subscribe
-from tests.test_progress import graphql_socket
 from tests.test_tasks import sandbox_project
 
 EXECUTION = """
-  id status workflowVersion currentPhase totalPhases triggeredBy inputParameters error
+  id databaseId status workflowVersion currentPhase totalPhases triggeredBy inputParameters error
   progress { message percentage total current }
   workflow { id name }
   project { id }
   phases { phaseId name status progress { percentage }
-           steps { stepId status taskId duration output task { id status stepId taskType } } }
+           steps { stepId status duration output task { id status stepId taskType } } }
 """
+EXECUTION_EVENTS = f"""subscription($e: ID!) {{ executionEvents(executionId: $e, after: "0") {{ {EVENT}
+  ... on ExecutionEvent {{ execution {{ id }} }}
+  ... on PhaseChanged {{ phaseId }}
+  ... on TaskEvent {{ task {{ id }} execution {{ id }} }} }} }}"""
 
 
 def published(api: Api, definition: dict[str, Any]) -> str:
-    workflow = run(
+    workflow = mutate(
         api,
-        'mutation($d: JSON) { createWorkflow(name: "GQL flow", definition: $d) { id structure { phases { id '
-        "steps { id taskType prompt } } transitions { from to type label } } } }",
+        'mutation($d: JSON!) { createWorkflow(input: {name: "GQL flow", definition: $d}) { workflow { id'
+        " structure { phases { phaseId steps { stepId taskType prompt } }"
+        f" transitions {{ fromPhaseId toPhaseId type label }} }} }} {USER_ERRORS} }} }}",
         d=definition,
-    )["createWorkflow"]
+    )["workflow"]
     structure = workflow["structure"]
-    assert [phase["id"] for phase in structure["phases"]] == [phase["id"] for phase in definition["phases"]]
-    assert structure["phases"][0]["steps"][0]["taskType"] == "bash"
-    assert structure["transitions"][0] == {"from": "prototype", "to": "qa", "type": "forward", "label": None}
-    run(api, 'mutation($id: ID!) { changeWorkflowStatus(id: $id, status: "published") { id } }', id=workflow["id"])
+    assert [phase["phaseId"] for phase in structure["phases"]] == [phase["id"] for phase in definition["phases"]]
+    assert structure["phases"][0]["steps"][0]["taskType"] == "BASH"
+    assert structure["transitions"][0] == {"fromPhaseId": "prototype", "toPhaseId": "qa", "type": "FORWARD", "label": None}  # fmt: skip
+    mutate(
+        api,
+        f"mutation($id: ID!) {{ changeWorkflowStatus(input: {{id: $id, status: PUBLISHED}}) {{ workflow {{ id }} {USER_ERRORS} }} }}",
+        id=workflow["id"],
+    )
     return workflow["id"]
+
+
+def new_execution(api: Api, workflow_id: str, project_id: str, fields: str = "id") -> dict[str, Any]:
+    return mutate(
+        api,
+        "mutation($w: ID!, $p: ID!) { createExecution(input: {workflowId: $w, projectId: $p})"
+        f" {{ execution {{ {fields} }} {USER_ERRORS} }} }}",
+        w=workflow_id,
+        p=project_id,
+    )["execution"]
 
 
 def test_an_execution_from_mutation_to_its_last_event(sandbox_server: LiveServer, sandbox_owner: Api) -> None:
     project = sandbox_project(sandbox_server, sandbox_owner)
+    pid = gid("Project", project.id)
     workflow_id = published(sandbox_owner, three_phases())
-    created = run(
+    created = mutate(
         sandbox_owner,
-        "mutation($w: ID!, $p: ID!) { createExecution(workflowId: $w, projectId: $p,"
-        f' inputParameters: {{GREETING: "gql"}}, triggeredBy: "manual") {{ {EXECUTION} }} }}',
+        "mutation($w: ID!, $p: ID!) { createExecution(input: {workflowId: $w, projectId: $p,"
+        f' inputParameters: {{GREETING: "gql"}}, triggeredBy: MANUAL}}) {{ execution {{ {EXECUTION} }} {USER_ERRORS} }} }}',
         w=workflow_id,
-        p=project.id,
-    )["createExecution"]
-    assert (created["status"], created["workflowVersion"], created["triggeredBy"]) == ("pending", 1, "manual")
-    assert created["workflow"] == {"id": workflow_id, "name": "GQL flow"} and created["project"]["id"] == project.id
+        p=pid,
+    )["execution"]
+    assert (created["status"], created["workflowVersion"], created["triggeredBy"]) == ("PENDING", 1, "MANUAL")
+    assert created["workflow"] == {"id": workflow_id, "name": "GQL flow"} and created["project"]["id"] == pid
     assert created["inputParameters"] == {"GREETING": "gql"}
 
     with graphql_socket(sandbox_server, sandbox_owner.token) as socket:
-        subscribe(
-            socket,
-            "subscription($e: ID!) { executionEvents(executionId: $e, after: 0) { type subjectType payload } }",
-            e=created["id"],
+        subscribe(socket, EXECUTION_EVENTS, e=created["id"])
+        started = mutate(
+            sandbox_owner,
+            f"mutation($id: ID!) {{ startExecution(input: {{id: $id}}) {{ execution {{ status }} {USER_ERRORS} }} }}",
+            id=created["id"],
         )
-        started = run(sandbox_owner, "mutation($id: ID!) { startExecution(id: $id) { status } }", id=created["id"])
-        assert started["startExecution"]["status"] == "initializing"
-        received = []
-        while True:
-            message = json.loads(socket.recv(timeout=60))
-            if message["type"] == "complete":
-                break
-            assert message["type"] == "next", message
-            received.append(message["payload"]["data"]["executionEvents"])
+        assert started["execution"]["status"] == "INITIALIZING"
+        received = results_until_complete(socket, "executionEvents", timeout=60)
 
-    flow = [(e["type"], e["payload"].get("phaseId")) for e in received if e["subjectType"] == "execution"]
+    assert all(e["project"]["id"] == pid and e["execution"]["id"] == created["id"] for e in received)
+    flow = [(e["type"], e.get("phaseId")) for e in received if "task" not in e]
     assert flow == [
-        ("workflow_execution_created", None),
-        ("workflow_execution_started", None),
-        *[(f"workflow_phase_{end}", p) for p in ("prototype", "qa", "optimize") for end in ("started", "completed")],
-        ("workflow_execution_completed", None),
+        ("WORKFLOW_EXECUTION_CREATED", None),
+        ("WORKFLOW_EXECUTION_STARTED", None),
+        *[(f"WORKFLOW_PHASE_{end}", p) for p in ("prototype", "qa", "optimize") for end in ("STARTED", "COMPLETED")],
+        ("WORKFLOW_EXECUTION_COMPLETED", None),
     ]
-    task_events = [e for e in received if e["subjectType"] == "task"]
-    assert [e["type"] for e in task_events].count("task_completed") == 4
-    assert all(e["payload"]["executionId"] == created["id"] for e in task_events)
-    assert received[-1]["type"] == "workflow_execution_completed"
+    task_events = [e for e in received if "task" in e]
+    assert [e["type"] for e in task_events].count("TASK_COMPLETED") == 4
+    assert received[-1]["type"] == "WORKFLOW_EXECUTION_COMPLETED"
 
-    done = run(sandbox_owner, f"query($id: ID!) {{ execution(id: $id) {{ {EXECUTION} }} }}", id=created["id"])
-    execution = done["execution"]
-    assert execution["status"] == "completed" and execution["progress"]["percentage"] == 100
-    steps = [step for phase in execution["phases"] for step in phase["steps"]]
+    done = data(sandbox_owner, f"query($id: ID!) {{ execution(id: $id) {{ {EXECUTION} }} }}", id=created["id"])
+    found = done["execution"]
+    assert found["status"] == "COMPLETED" and found["progress"]["percentage"] == 100
+    steps = [step for phase in found["phases"] for step in phase["steps"]]
     assert [(s["stepId"], s["status"]) for s in steps] == [
-        ("p1", "completed"),
-        ("review", "skipped"),
-        ("p2", "completed"),
-        ("q1", "completed"),
-        ("o1", "completed"),
+        ("p1", "COMPLETED"),
+        ("review", "SKIPPED"),
+        ("p2", "COMPLETED"),
+        ("q1", "COMPLETED"),
+        ("o1", "COMPLETED"),
     ]
+    over_rest = {s["stepId"]: s for p in execution(sandbox_owner, created["databaseId"])["phases"] for s in p["steps"]}
     for step in steps:
-        if step["status"] == "completed":
-            assert step["task"] == {"id": step["taskId"], "status": "completed", "stepId": step["stepId"], "taskType": "bash"}  # fmt: skip
+        if step["status"] == "COMPLETED":
+            task_id = gid("Task", over_rest[step["stepId"]]["taskId"])
+            assert step["task"] == {"id": task_id, "status": "COMPLETED", "stepId": step["stepId"], "taskType": "BASH"}  # fmt: skip
         else:
             assert step["task"] is None
+    assert {e["task"]["id"] for e in task_events} == {s["task"]["id"] for s in steps if s["task"]}
     assert (project.folder / "order.txt").read_text().startswith("p1 v1 gql\n")
 
-    page = run(
+    page = data(
         sandbox_owner,
-        'query($p: ID!) { project(id: $p) { executions(first: 5, status: ["completed"]) {'
+        "query($p: ID!) { project(id: $p) { executions(first: 5, status: [COMPLETED]) {"
         " totalCount pageInfo { hasNextPage } edges { node { id } } } } }",
-        p=project.id,
+        p=pid,
     )["project"]["executions"]
     assert page["totalCount"] == 1 and page["edges"][0]["node"]["id"] == created["id"]
     assert not page["pageInfo"]["hasNextPage"]
@@ -118,32 +145,30 @@ def test_an_execution_from_mutation_to_its_last_event(sandbox_server: LiveServer
 def test_pause_resume_and_cancel_over_graphql(sandbox_server: LiveServer, sandbox_owner: Api) -> None:
     project = sandbox_project(sandbox_server, sandbox_owner)
     definition = {"phases": [{"id": "a", "steps": [bash_step("wait", "sleep 30")]}]}
-    workflow_id = run(
-        sandbox_owner, 'mutation($d: JSON) { createWorkflow(name: "w", definition: $d) { id } }', d=definition
-    )["createWorkflow"]["id"]
-    ids = []
-    for _ in range(2):
-        ids.append(
-            run(
-                sandbox_owner,
-                "mutation($w: ID!, $p: ID!) { createExecution(workflowId: $w, projectId: $p) { id } }",
-                w=workflow_id,
-                p=project.id,
-            )["createExecution"]["id"]
-        )
-    first, second = ids
-    mutate = "mutation($id: ID!) {{ {}(id: $id) {{ id status }} }}"
-    assert error_code(sandbox_owner, mutate.format("resumeExecution"), id=first) == "INVALID_STATUS"
-    run(sandbox_owner, mutate.format("startExecution"), id=first)
-    assert run(sandbox_owner, mutate.format("pauseExecution"), id=first)["pauseExecution"]["status"] == "paused"
-    assert run(sandbox_owner, mutate.format("resumeExecution"), id=first)["resumeExecution"]["status"] == "running"
-    assert run(sandbox_owner, mutate.format("cancelExecution"), id=first)["cancelExecution"]["status"] == "cancelled"
-    assert run(sandbox_owner, mutate.format("cancelExecution"), id=second)["cancelExecution"]["status"] == "cancelled"
-    assert error_code(sandbox_owner, mutate.format("startExecution"), id=second) == "INVALID_STATUS"
-    listed = run(sandbox_owner, "query($w: ID!) { workflowExecutions(workflowId: $w) { id status } }", w=workflow_id)[
-        "workflowExecutions"
-    ]
-    assert sorted((e["id"], e["status"]) for e in listed) == sorted((i, "cancelled") for i in ids)
+    workflow_id = mutate(
+        sandbox_owner,
+        f'mutation($d: JSON!) {{ createWorkflow(input: {{name: "w", definition: $d}}) {{ workflow {{ id }} {USER_ERRORS} }} }}',
+        d=definition,
+    )["workflow"]["id"]
+    first, second = (new_execution(sandbox_owner, workflow_id, gid("Project", project.id))["id"] for _ in range(2))
+    on = "mutation($id: ID!) {{ {}(input: {{id: $id}}) {{ execution {{ id status }} userErrors {{ field code message }} }} }}"  # fmt: skip
+
+    def status_after(action: str, execution_id: str) -> str:
+        return mutate(sandbox_owner, on.format(action), id=execution_id)["execution"]["status"]
+
+    pending, codes = refused(sandbox_owner, on.format("resumeExecution"), id=first)
+    assert codes == ["INVALID_STATUS"] and pending["execution"] is None
+    status_after("startExecution", first)
+    assert status_after("pauseExecution", first) == "PAUSED"
+    assert status_after("resumeExecution", first) == "RUNNING"
+    assert status_after("cancelExecution", first) == "CANCELLED"
+    assert status_after("cancelExecution", second) == "CANCELLED"
+    _, codes = refused(sandbox_owner, on.format("startExecution"), id=second)
+    assert codes == ["INVALID_STATUS"]
+    listed = data(
+        sandbox_owner, "query($w: ID!) { workflow(id: $w) { executions { nodes { id status } } } }", w=workflow_id
+    )["workflow"]["executions"]["nodes"]
+    assert sorted((e["id"], e["status"]) for e in listed) == sorted((i, "CANCELLED") for i in (first, second))
 
 
 def test_another_user_cannot_subscribe_to_an_execution(
@@ -151,18 +176,11 @@ def test_another_user_cannot_subscribe_to_an_execution(
 ) -> None:
     project = sandbox_project(sandbox_server, sandbox_owner)
     workflow_id = published(sandbox_owner, three_phases())
-    execution_id = run(
-        sandbox_owner,
-        "mutation($w: ID!, $p: ID!) { createExecution(workflowId: $w, projectId: $p) { id } }",
-        w=workflow_id,
-        p=project.id,
-    )["createExecution"]["id"]
+    execution_id = new_execution(sandbox_owner, workflow_id, gid("Project", project.id))["id"]
     stranger = make_sandbox_user()
     with graphql_socket(sandbox_server, stranger.token) as socket:
-        subscribe(socket, "subscription($e: ID!) { executionEvents(executionId: $e) { type } }", e=execution_id)
-        message = json.loads(socket.recv(timeout=10))
-    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-    assert errors[0]["extensions"]["code"] == "NOT_FOUND", message
+        subscribe(socket, "subscription($e: ID!) { executionEvents(executionId: $e) { __typename } }", e=execution_id)
+        assert subscription_error_codes(socket) == ["NOT_FOUND"]
 
 
 def test_step_tasks_cost_a_constant_number_of_statements(sandbox_server: LiveServer, sandbox_owner: Api) -> None:
@@ -174,13 +192,14 @@ def test_step_tasks_cost_a_constant_number_of_statements(sandbox_server: LiveSer
         execution_id = create_execution(sandbox_owner, published_workflow(sandbox_owner, definition)["id"], project.id)
         act(sandbox_owner, execution_id, "start")
         assert wait_for_execution(sandbox_owner, execution_id)["status"] == "completed"
+        data(sandbox_owner, "{ health { status } }")  # the caller is established now, and cached for a few seconds
         with counting_statements(sandbox_server) as statements:
-            found = run(
+            found = data(
                 sandbox_owner,
                 "query($id: ID!) { execution(id: $id) { workflow { id } project { id }"
                 " phases { steps { task { id status } } } } }",
-                id=execution_id,
+                id=gid("Execution", execution_id),
             )
-        assert [s["task"]["status"] for s in found["execution"]["phases"][0]["steps"]] == ["completed"] * steps
+        assert [s["task"]["status"] for s in found["execution"]["phases"][0]["steps"]] == ["COMPLETED"] * steps
         counts.append(len([s for s in statements if not s.startswith("BEGIN")]))
     assert counts[0] == counts[1], counts

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,6 +12,17 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import Api, LiveServer, Tree, make_tree
+from tests.graphql_calls import (
+    EVENT,
+    USER_ERRORS,
+    gid,
+    graphql_socket,
+    mutate,
+    next_message,
+    results_until_complete,
+    subscribe,
+    subscription_error_codes,
+)
 from tests.test_flexy import create_sandbox, wait_for_operation
 
 
@@ -117,62 +127,54 @@ def test_reconnecting_with_after_replays_every_missed_event_once(
             socket.recv(timeout=0.5)
 
 
-@contextmanager
-def graphql_socket(server: LiveServer, token: str) -> Iterator[ClientConnection]:
-    with connect(server.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as socket:
-        socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
-        assert json.loads(socket.recv(timeout=5))["type"] == "connection_ack"
-        yield socket
-
-
 def test_graphql_follows_an_async_operation_to_completion(
     sandbox_server: LiveServer, sandbox_owner: Api, project_tree: Tree
 ) -> None:
     sid = create_sandbox(sandbox_owner, project_tree.project["id"])["id"]
-    submitted = sandbox_owner.graphql(
-        "mutation($id: ID!) { sandboxOperation(id: $id, type: RESTART) { id status } }", {"id": sid}
-    )
-    operation_id = submitted["data"]["sandboxOperation"]["id"]
+    submitted = mutate(
+        sandbox_owner,
+        "mutation($id: ID!) { startSandboxOperation(input: {sandboxId: $id, action: RESTART})"
+        f" {{ operation {{ id databaseId status type }} {USER_ERRORS} }} }}",
+        id=gid("Sandbox", sid),
+    )["operation"]
+    assert submitted["type"] == "RESTART"
     with graphql_socket(sandbox_server, sandbox_owner.token) as socket:
-        query = "subscription($id: ID!) { sandboxOperation(operationId: $id) { status progress { percentage current total } steps { id status } } }"
-        socket.send(
-            json.dumps(
-                {"id": "op", "type": "subscribe", "payload": {"query": query, "variables": {"id": operation_id}}}
-            )
-        )
-        snapshots = []
-        while True:
-            message = json.loads(socket.recv(timeout=60))
-            if message["type"] == "complete":
-                break
-            assert message["type"] == "next", message
-            snapshots.append(message["payload"]["data"]["sandboxOperation"])
-    assert snapshots[-1]["status"] == "completed" and snapshots[-1]["progress"]["percentage"] == 100
-    assert [s["id"] for s in snapshots[-1]["steps"]] == ["stop", "check-image", "start"]
+        query = "subscription($id: ID!) { sandboxOperation(operationId: $id) { id status progress { percentage current total } steps { stepId status } } }"  # fmt: skip
+        subscribe(socket, query, "op", id=submitted["id"])
+        snapshots = results_until_complete(socket, "sandboxOperation", timeout=60)
+    assert {s["id"] for s in snapshots} == {submitted["id"]}
+    assert snapshots[-1]["status"] == "COMPLETED" and snapshots[-1]["progress"]["percentage"] == 100
+    assert [s["stepId"] for s in snapshots[-1]["steps"]] == ["stop", "check-image", "start"]
     percentages = [s["progress"]["percentage"] for s in snapshots]
     assert percentages == sorted(percentages)
-    assert wait_for_operation(sandbox_owner, operation_id)["status"] == "completed"
+    assert wait_for_operation(sandbox_owner, submitted["databaseId"])["status"] == "completed"
 
 
 def test_graphql_project_events_replay_and_release_on_disconnect(
     sandbox_server: LiveServer, sandbox_owner: Api, project_tree: Tree
 ) -> None:
-    pid = project_tree.project["id"]
-    sid = create_sandbox(sandbox_owner, pid)["id"]
+    pid = gid("Project", project_tree.project["id"])
+    sid = gid("Sandbox", create_sandbox(sandbox_owner, project_tree.project["id"])["id"])
+    query = f"subscription($p: ID!, $a: EventId) {{ projectEvents(projectId: $p, after: $a) {{ {EVENT} ... on SandboxEvent {{ sandbox {{ id }} }} }} }}"  # fmt: skip
     baseline = sandbox_server.runtime.events.bus.subscriber_count()
     with graphql_socket(sandbox_server, sandbox_owner.token) as socket:
-        query = (
-            "subscription($p: ID!) { projectEvents(projectId: $p, after: 0) { id type projectId subjectId payload } }"
-        )
-        socket.send(
-            json.dumps({"id": "events", "type": "subscribe", "payload": {"query": query, "variables": {"p": pid}}})
-        )
-        events = [json.loads(socket.recv(timeout=10))["payload"]["data"]["projectEvents"] for _ in range(2)]
-        assert [e["type"] for e in events] == ["sandbox_created", "sandbox_started"]
-        assert all(e["projectId"] == pid and e["subjectId"] == sid for e in events)
+        subscribe(socket, query, "events", p=pid, a="0")
+        events = [next_message(socket, timeout=10)["payload"]["data"]["projectEvents"] for _ in range(2)]
+        assert [(e["__typename"], e["type"]) for e in events] == [
+            ("SandboxChanged", "SANDBOX_CREATED"),
+            ("SandboxChanged", "SANDBOX_STARTED"),
+        ]
+        assert all(e["project"]["id"] == pid and e["sandbox"]["id"] == sid for e in events)
+        assert all(isinstance(e["id"], str) for e in events) and int(events[0]["id"]) < int(events[1]["id"])
         wait_for_subscribers(sandbox_server, baseline + 1)
         socket.close()  # dropped without ending the subscription first
         wait_for_subscribers(sandbox_server, baseline)
+    # Resuming after the first event replays the second, and only it, before anything live.
+    with graphql_socket(sandbox_server, sandbox_owner.token) as socket:
+        subscribe(socket, query, "again", p=pid, a=events[0]["id"])
+        assert next_message(socket, timeout=10)["payload"]["data"]["projectEvents"] == events[1]
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=0.5)
 
 
 def test_graphql_subscriptions_refuse_other_users(
@@ -180,17 +182,5 @@ def test_graphql_subscriptions_refuse_other_users(
 ) -> None:
     other = make_sandbox_user()
     with graphql_socket(sandbox_server, other.token) as socket:
-        query = "subscription($p: ID!) { projectEvents(projectId: $p) { id } }"
-        socket.send(
-            json.dumps(
-                {
-                    "id": "x",
-                    "type": "subscribe",
-                    "payload": {"query": query, "variables": {"p": project_tree.project["id"]}},
-                }
-            )
-        )
-        message = json.loads(socket.recv(timeout=5))
-    assert message["type"] == "error" or message["payload"].get("errors")
-    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-    assert errors[0]["extensions"]["code"] == "PROJECT_NOT_FOUND"
+        subscribe(socket, "subscription($p: ID!) { projectEvents(projectId: $p) { __typename } }", "x", p=gid("Project", project_tree.project["id"]))  # fmt: skip
+        assert subscription_error_codes(socket) == ["PROJECT_NOT_FOUND"]

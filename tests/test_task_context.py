@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Api, LiveServer, Tree, add_user, login_as, make_tree
+from tests.graphql_calls import USER_ERRORS, data, error_codes, gid, mutate
 from tests.test_flexy import create_sandbox
 from tests.test_memories import create, wait_healthy
 from tests.test_tasks import submit, wait_for_task
@@ -84,6 +85,19 @@ def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_
         f"/projects/{pid}/tasks/context/relevant", {"prompt": "hello", "types": ["task-dialog"]}
     ).json()
     assert [m["id"] for m in only_dialogs["memories"]] == [generated["id"]]
+    relevant_query = (
+        "query($p: ID!, $q: String!, $org: Boolean!, $types: [String!]) { relevantContext(projectId: $p, prompt: $q,"
+        " first: 10, includeOrganization: $org, types: $types) { score memory { databaseId } } }"
+    )
+    project_gid = gid("Project", pid)
+
+    def relevant_ids(prompt: str, org: bool = True, types: list[str] | None = None) -> list[str]:
+        hits = data(admin, relevant_query, p=project_gid, q=prompt, org=org, types=types)["relevantContext"]
+        return [hit["memory"]["databaseId"] for hit in hits]
+
+    assert {base_url["id"], generated["id"], org_note["id"]} <= set(relevant_ids("what is the base URL of the API?"))
+    assert org_note["id"] not in relevant_ids("logging format", org=False)
+    assert relevant_ids("hello", types=["task-dialog"]) == [generated["id"]]
 
     # The task list carries the same figures; a memory deleted since counts as no longer injectable.
     assert admin.delete(f"/context/memories/{org_note['id']}").status_code in (200, 204)
@@ -91,12 +105,15 @@ def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_
     assert [(t["generatedMemoryId"], t["contextUsage"]) for t in listed if t["id"] == task_id] == [
         (generated["id"], {"retrieved": 2, "injected": 1, "generated": 1})
     ]
-    through_graphql = admin.graphql(
-        "query($id: ID!) { task(id: $id) { generatedMemoryId contextUsage { retrieved injected generated } } }",
-        {"id": task_id},
+    through_graphql = data(
+        admin,
+        "query($id: ID!) { task(id: $id) { generatedMemory { id databaseId } contextMemories { id }"
+        " contextUsage { retrieved injected generated } } }",
+        id=gid("Task", task_id),
     )
-    assert through_graphql["data"]["task"] == {
-        "generatedMemoryId": generated["id"],
+    assert through_graphql["task"] == {
+        "generatedMemory": {"id": gid("Memory", generated["id"]), "databaseId": generated["id"]},
+        "contextMemories": [{"id": gid("Memory", base_url["id"])}],
         "contextUsage": {"retrieved": 2, "injected": 1, "generated": 1},
     }
 
@@ -123,10 +140,33 @@ def test_save_capture_and_refusals(context_server: LiveServer) -> None:
         admin.get(f"/projects/{pid}/tasks/{task_id}/context").json()["generatedMemory"]["id"] == captured.json()["id"]
     )
 
+    task_gid = gid("Task", task_id)
+    kept = mutate(
+        admin,
+        'mutation($t: ID!) { saveTaskOutput(input: {taskId: $t, content: "Deploys need a green build.",'
+        ' memoryType: "workflow-insight", summary: "deploy", tags: ["ci"]}) {'
+        f" memory {{ databaseId memoryType tags custom visibility scope {{ id }} }} {USER_ERRORS} }} }}",
+        t=task_gid,
+    )["memory"]
+    assert (kept["memoryType"], kept["tags"], kept["custom"]) == ("workflow-insight", ["ci"], {"summary": "deploy"})
+    assert (kept["visibility"], kept["scope"]) == ("PROJECT", {"id": task_gid})
+    assert admin.get(f"/context/memories/{kept['databaseId']}").json()["memory"] == "Deploys need a green build."
+    dialog = mutate(
+        admin,
+        'mutation($t: ID!) { captureTaskDialog(input: {taskId: $t, content: "user: bye\\nai: bye"}) {'
+        f" memory {{ id memoryType content }} {USER_ERRORS} }} }}",
+        t=task_gid,
+    )["memory"]
+    assert (dialog["memoryType"], dialog["content"]) == ("task-dialog", "user: bye\nai: bye")
+    generated = data(admin, "query($t: ID!) { task(id: $t) { generatedMemory { id } } }", t=task_gid)
+    assert generated["task"]["generatedMemory"] == {"id": dialog["id"]}
+
     stranger = add_user(context_server, admin)
     assert stranger.post(f"/context/capture/task/{task_id}", {"projectId": pid, "content": "x"}).status_code == 404
     assert stranger.get(f"/projects/{pid}/tasks/{task_id}/context").status_code == 404
     assert stranger.post(f"/projects/{pid}/tasks/context/relevant", {"prompt": "build"}).status_code == 404
+    relevant = 'query($p: ID!) { relevantContext(projectId: $p, prompt: "build") { score } }'
+    assert error_codes(stranger, relevant, p=gid("Project", pid)) == ["PROJECT_NOT_FOUND"]
     own = make_tree(stranger)
     create_sandbox(stranger, own.project["id"])
     refused = stranger.post(

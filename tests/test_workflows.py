@@ -8,6 +8,7 @@ import pytest
 
 from resolvers.workflows import TEMPLATE_ID
 from tests.conftest import Api, make_tree, unique
+from tests.graphql_calls import USER_ERRORS, data, gid, mutate, refused
 
 WORKFLOW_KEYS = {
     "id", "name", "description", "definition", "status", "version", "currentVersion", "isTemplate", "createdAt",
@@ -271,83 +272,115 @@ def test_organization_is_chosen_among_the_callers(alice: Api, bob: Api) -> None:
     assert bob.get(f"/workflows/{created['id']}").status_code == 404
 
 
-FIELDS = "id name status version currentVersion isTemplate organizationId definition changeDescription"
-
-
-def gql(api: Api, query: str, **variables: Any) -> dict[str, Any]:
-    result = api.graphql(query, variables)
-    assert "errors" not in result, result
-    return result["data"]
-
-
-def gql_code(api: Api, query: str, **variables: Any) -> str:
-    result = api.graphql(query, variables)
-    return result["errors"][0]["extensions"]["code"]
+FIELDS = "id databaseId name status version currentVersion isTemplate organization { id } definition changeDescription"
 
 
 def test_graphql_operations(alice: Api) -> None:
     tree = make_tree(alice)
-    created = gql(
+    created = mutate(
         alice,
-        f'mutation($d: JSON) {{ createWorkflow(name: "g", definition: $d) {{ {FIELDS} }} }}',
+        f'mutation($d: JSON!) {{ createWorkflow(input: {{name: "g", definition: $d}}) {{ workflow {{ {FIELDS} }} {USER_ERRORS} }} }}',
         d=definition(),
-    )["createWorkflow"]
-    assert (created["status"], created["version"], created["organizationId"]) == ("draft", 1, tree.org["id"])
-    workflow_id = created["id"]
-    published = gql(
-        alice, 'mutation($id: ID!) { changeWorkflowStatus(id: $id, status: "published") { status } }', id=workflow_id
+    )["workflow"]
+    assert (created["status"], created["version"], created["organization"]) == (
+        "DRAFT",
+        1,
+        {"id": gid("Organization", tree.org["id"])},
     )
-    assert published["changeWorkflowStatus"]["status"] == "published"
-    updated = gql(
+    workflow_id = created["id"]
+    assert workflow_id == gid("Workflow", created["databaseId"])
+    published = mutate(
         alice,
-        'mutation($id: ID!, $d: JSON) { updateWorkflow(id: $id, input: {definition: $d, changeDescription: "v2"})'
-        " { version currentVersion changeDescription } }",
+        f"mutation($id: ID!) {{ changeWorkflowStatus(input: {{id: $id, status: PUBLISHED}}) {{ workflow {{ status }} {USER_ERRORS} }} }}",
+        id=workflow_id,
+    )
+    assert published["workflow"]["status"] == "PUBLISHED"
+    updated = mutate(
+        alice,
+        'mutation($id: ID!, $d: JSON) { updateWorkflow(input: {id: $id, definition: $d, changeDescription: "v2"})'
+        f" {{ workflow {{ version currentVersion changeDescription }} {USER_ERRORS} }} }}",
         id=workflow_id,
         d=definition("decision"),
-    )["updateWorkflow"]
+    )["workflow"]
     assert updated == {"version": 2, "currentVersion": 2, "changeDescription": "v2"}
-    versions = gql(
-        alice, "query($id: ID!) { workflowVersions(workflowId: $id) { id version definition } }", id=workflow_id
-    )["workflowVersions"]
+    versions = data(
+        alice, "query($id: ID!) { workflow(id: $id) { versions { nodes { id version definition } } } }", id=workflow_id
+    )["workflow"]["versions"]["nodes"]
     assert [v["version"] for v in versions] == [2, 1]
-    old = gql(alice, "query($id: ID!) { workflowVersion(id: $id) { workflowId definition } }", id=versions[1]["id"])
-    assert old["workflowVersion"] == {"workflowId": workflow_id, "definition": definition()}
-    listed = gql(alice, '{ workflows(status: "published") { id } }')["workflows"]
-    assert {workflow_id, TEMPLATE_ID} <= {w["id"] for w in listed}
-    assert gql(alice, "query($id: ID!) { workflow(id: $id) { name } }", id=workflow_id)["workflow"]["name"] == "g"
+    old = data(
+        alice, "query($id: ID!) { workflowVersion(id: $id) { workflow { id } definition } }", id=versions[1]["id"]
+    )
+    assert old["workflowVersion"] == {"workflow": {"id": workflow_id}, "definition": definition()}
+    listed = data(alice, "{ workflows(status: PUBLISHED, first: 100) { nodes { id } } }")["workflows"]["nodes"]
+    assert {workflow_id, gid("Workflow", TEMPLATE_ID)} <= {w["id"] for w in listed}
+    assert data(alice, "query($id: ID!) { workflow(id: $id) { name } }", id=workflow_id)["workflow"]["name"] == "g"
     project_query = "query($id: ID!) { project(id: $id) { workflow { id } } }"
-    assert gql(alice, project_query, id=tree.project["id"])["project"]["workflow"] is None
-    alice.put(f"/projects/{tree.project['id']}", {"workflowId": workflow_id})
-    assert gql(alice, project_query, id=tree.project["id"])["project"]["workflow"] == {"id": workflow_id}
-    delete = "mutation($id: ID!) { deleteWorkflow(id: $id) }"
-    assert gql_code(alice, delete, id=workflow_id) == "WORKFLOW_IN_USE"
+    project_id = gid("Project", tree.project["id"])
+    assert data(alice, project_query, id=project_id)["project"]["workflow"] is None
+    alice.put(f"/projects/{tree.project['id']}", {"workflowId": created["databaseId"]})
+    assert data(alice, project_query, id=project_id)["project"]["workflow"] == {"id": workflow_id}
+    delete = f"mutation($id: ID!) {{ deleteWorkflow(input: {{id: $id}}) {{ deletedId {USER_ERRORS} }} }}"
+    in_use, codes = refused(alice, delete, id=workflow_id)
+    assert codes == ["WORKFLOW_IN_USE"] and in_use["deletedId"] is None
+    assert alice.get(f"/workflows/{created['databaseId']}").status_code == 200
     alice.put(f"/projects/{tree.project['id']}", {"workflowId": None})
-    clone = gql(alice, 'mutation($id: ID!) { cloneWorkflow(id: $id, name: "c") { status version } }', id=workflow_id)
-    assert clone["cloneWorkflow"] == {"status": "draft", "version": 1}
-    assert gql(alice, delete, id=workflow_id) == {"deleteWorkflow": True}
-    assert gql_code(alice, delete, id=TEMPLATE_ID) == "FORBIDDEN"
-    bad = gql_code(alice, 'mutation { createWorkflow(name: "", definition: {}) { id } }')
-    assert bad == "VALIDATION_ERROR"
+    clone = mutate(
+        alice,
+        f'mutation($id: ID!) {{ cloneWorkflow(input: {{id: $id, name: "c"}}) {{ workflow {{ status version }} {USER_ERRORS} }} }}',
+        id=workflow_id,
+    )
+    assert clone["workflow"] == {"status": "DRAFT", "version": 1}
+    assert mutate(alice, delete, id=workflow_id)["deletedId"] == workflow_id
+    assert data(alice, "query($id: ID!) { workflow(id: $id) { id } }", id=workflow_id) == {"workflow": None}
+    _, codes = refused(alice, delete, id=gid("Workflow", TEMPLATE_ID))
+    assert codes == ["FORBIDDEN"]
+    bad, codes = refused(
+        alice,
+        f'mutation {{ createWorkflow(input: {{name: "", definition: {{}}}}) {{ workflow {{ id }} {USER_ERRORS} }} }}',
+    )
+    assert codes == ["VALIDATION_ERROR"] and bad["workflow"] is None
 
 
 def test_graphql_another_user_cannot_touch_it(alice: Api, bob: Api) -> None:
     tree = make_tree(alice)
-    workflow_id = create(alice)["id"]
-    alice.put(f"/projects/{tree.project['id']}", {"workflowId": workflow_id})
-    for query in (
-        "query($id: ID!) { workflow(id: $id) { id } }",
-        "query($id: ID!) { workflowVersions(workflowId: $id) { id } }",
-        'mutation($id: ID!) { updateWorkflow(id: $id, input: {name: "x"}) { id } }',
-        'mutation($id: ID!) { changeWorkflowStatus(id: $id, status: "archived") { id } }',
-        'mutation($id: ID!) { cloneWorkflow(id: $id, name: "x") { id } }',
-        "mutation($id: ID!) { deleteWorkflow(id: $id) }",
+    original = create(alice)
+    workflow_id = gid("Workflow", original["id"])
+    alice.put(f"/projects/{tree.project['id']}", {"workflowId": original["id"]})
+    released = create(alice)
+    assert alice.patch(f"/workflows/{released['id']}/status", {"status": "published"}).status_code == 200
+    (version,) = alice.get(f"/workflows/{released['id']}/versions").json()
+    before = [[w["id"] for w in api.get("/workflows").json()] for api in (alice, bob)]
+    for query, variables in (
+        ("query($id: ID!) { workflow(id: $id) { id } }", {"id": workflow_id}),
+        (
+            "query($id: ID!) { workflow(id: $id) { versions { nodes { id } } } }",
+            {"id": gid("Workflow", released["id"])},
+        ),
+        (
+            "query($id: ID!) { workflowVersion(id: $id) { id definition } }",
+            {"id": gid("WorkflowVersion", version["id"])},
+        ),
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": workflow_id}),
     ):
-        assert gql_code(bob, query, id=workflow_id) == "WORKFLOW_NOT_FOUND", query
-    ids = [w["id"] for w in gql(bob, "{ workflows { id } }")["workflows"]]
-    assert TEMPLATE_ID in ids and workflow_id not in ids
-    template = gql(bob, "query($id: ID!) { workflow(id: $id) { isTemplate } }", id=TEMPLATE_ID)
+        found = data(bob, query, **variables)
+        assert list(found.values()) == [None], query
+    for mutation in (
+        'mutation($id: ID!) { updateWorkflow(input: {id: $id, name: "x"}) { workflow { id } PAYLOAD } }',
+        "mutation($id: ID!) { changeWorkflowStatus(input: {id: $id, status: ARCHIVED}) { workflow { id } PAYLOAD } }",
+        'mutation($id: ID!) { cloneWorkflow(input: {id: $id, name: "x"}) { workflow { id } PAYLOAD } }',
+        "mutation($id: ID!) { deleteWorkflow(input: {id: $id}) { deletedId PAYLOAD } }",
+    ):
+        payload, codes = refused(bob, mutation.replace("PAYLOAD", USER_ERRORS), id=workflow_id)
+        assert codes == ["WORKFLOW_NOT_FOUND"], mutation
+        assert all(value is None for key, value in payload.items() if key != "userErrors"), payload
+    ids = [w["id"] for w in data(bob, "{ workflows(first: 100) { nodes { id } } }")["workflows"]["nodes"]]
+    assert gid("Workflow", TEMPLATE_ID) in ids and workflow_id not in ids
+    template = data(bob, "query($id: ID!) { workflow(id: $id) { isTemplate } }", id=gid("Workflow", TEMPLATE_ID))
     assert template == {"workflow": {"isTemplate": True}}
-    assert alice.get(f"/workflows/{workflow_id}").json()["status"] == "draft"
+    assert alice.get(f"/workflows/{original['id']}").json() == original
+    assert [[w["id"] for w in api.get("/workflows").json()] for api in (alice, bob)] == before
     alice.put(f"/projects/{tree.project['id']}", {"workflowId": create(bob)["id"]})
-    unseen = gql(alice, "query($id: ID!) { project(id: $id) { workflow { id } } }", id=tree.project["id"])
+    unseen = data(
+        alice, "query($id: ID!) { project(id: $id) { workflow { id } } }", id=gid("Project", tree.project["id"])
+    )
     assert unseen == {"project": {"workflow": None}}
