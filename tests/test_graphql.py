@@ -94,11 +94,11 @@ def test_mutations_mirror_rest(server: LiveServer, alice: Api) -> None:
         'mutation($o: ID!) { createWorkspace(organizationId: $o, name: "W2", folderPath: "w2") { id } }', {"o": org_id}
     )["data"]["createWorkspace"]
     project = alice.graphql(
-        """mutation($w: ID!, $c: JSON) { createProject(workspaceId: $w, name: "P", folderPath: "p", workflowId: "wf",
+        """mutation($w: ID!, $c: JSON) { createProject(workspaceId: $w, name: "P", folderPath: "p", workflowId: "00000000-0000-4000-8000-000000000001",
              aiConfig: $c) { id workflowId aiConfig } }""",
         {"w": ws["id"], "c": {"aiWindows": [{"type": "qwen"}]}},
     )["data"]["createProject"]
-    assert project["workflowId"] == "wf" and project["aiConfig"]["aiWindows"][0]["type"] == "qwen"
+    assert project["workflowId"] == "00000000-0000-4000-8000-000000000001" and project["aiConfig"]["aiWindows"][0]["type"] == "qwen"
     updated = alice.graphql(
         'mutation($id: ID!) { updateProject(id: $id, input: {workflowId: null, sandboxName: "s"}) { workflowId sandboxName name } }',
         {"id": project["id"]},
