@@ -98,7 +98,10 @@ def test_mutations_mirror_rest(server: LiveServer, alice: Api) -> None:
              aiConfig: $c) { id workflowId aiConfig } }""",
         {"w": ws["id"], "c": {"aiWindows": [{"type": "qwen"}]}},
     )["data"]["createProject"]
-    assert project["workflowId"] == "00000000-0000-4000-8000-000000000001" and project["aiConfig"]["aiWindows"][0]["type"] == "qwen"
+    assert (
+        project["workflowId"] == "00000000-0000-4000-8000-000000000001"
+        and project["aiConfig"]["aiWindows"][0]["type"] == "qwen"
+    )
     updated = alice.graphql(
         'mutation($id: ID!) { updateProject(id: $id, input: {workflowId: null, sandboxName: "s"}) { workflowId sandboxName name } }',
         {"id": project["id"]},

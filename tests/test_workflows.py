@@ -348,4 +348,6 @@ def test_graphql_another_user_cannot_touch_it(alice: Api, bob: Api) -> None:
     template = gql(bob, "query($id: ID!) { workflow(id: $id) { isTemplate } }", id=TEMPLATE_ID)
     assert template == {"workflow": {"isTemplate": True}}
     assert alice.get(f"/workflows/{workflow_id}").json()["status"] == "draft"
-    assert_error(alice.put(f"/projects/{tree.project['id']}", {"workflowId": create(bob)["id"]}), 404, "WORKFLOW_NOT_FOUND")
+    assert_error(
+        alice.put(f"/projects/{tree.project['id']}", {"workflowId": create(bob)["id"]}), 404, "WORKFLOW_NOT_FOUND"
+    )
