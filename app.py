@@ -17,7 +17,7 @@ import re
 import secrets
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from store.db import Database
 from store.events import EventLog
 from store.memory_vectors import MemoryVectors
 from store.migrate import upgrade_to_head
+from store.secret_box import SecretBox, new_key_text, parse_key
 
 log = logging.getLogger("orchestrator")
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema.graphql"
@@ -71,19 +72,37 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def load_jwt_secret(settings: Settings) -> str:
-    """JWT_SECRET, else a secret generated once and kept in DATA_DIR with mode 0600."""
-    if settings.jwt_secret:
-        return settings.jwt_secret
-    path = settings.data_dir / "jwt-secret"
+def _kept_secret(given: str | None, path: Path, make: Callable[[], str]) -> str:
+    """`given`, else a value generated once and kept in `path` with mode 0600."""
+    if given:
+        return given
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        secret = secrets.token_urlsafe(48)
+        pass
+    value = make()
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secret)
-        return secret
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def load_jwt_secret(settings: Settings) -> str:
+    """JWT_SECRET, else a secret generated once and kept in DATA_DIR with mode 0600."""
+    return _kept_secret(settings.jwt_secret, settings.data_dir / "jwt-secret", lambda: secrets.token_urlsafe(48))
+
+
+def load_secret_box(settings: Settings) -> SecretBox:
+    """The box that seals stored secrets: SECRETS_KEY, else a key generated once into DATA_DIR/secrets-key."""
+    text = _kept_secret(settings.secrets_key, settings.data_dir / "secrets-key", new_key_text)
+    try:
+        return SecretBox(parse_key(text))
+    except ValueError as error:
+        source = "SECRETS_KEY" if settings.secrets_key else str(settings.data_dir / "secrets-key")
+        raise SystemExit(f"{source} {error}") from None
 
 
 def prepare_folders(settings: Settings) -> None:
@@ -117,6 +136,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 ),
                 backend=backend,
                 memory=MemoryVectors(settings, database),
+                secret_box=load_secret_box(settings),
             )
             rt.operations = SandboxOperations(rt)
             rt.tasks = TaskScheduler(rt)

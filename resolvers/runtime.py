@@ -13,6 +13,7 @@ from store.config import Settings
 from store.db import Database
 from store.events import EventLog
 from store.memory_vectors import MemoryVectors
+from store.secret_box import SecretBox
 
 if TYPE_CHECKING:
     from resolvers.execution_engine import ExecutionEngine
@@ -29,6 +30,7 @@ class Runtime:
     events: EventLog
     backend: SandboxBackend
     memory: MemoryVectors
+    secret_box: SecretBox
     operations: SandboxOperations = field(init=False)
     tasks: TaskScheduler = field(init=False)
     executions: ExecutionEngine = field(init=False)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from resolvers import secrets
 from resolvers.access import visible_task
 from resolvers.errors import DomainError
 from resolvers.memories import MAX_CONTENT, CheckedDraft, new_memory, tags_of
@@ -103,7 +104,9 @@ async def save_dialog(
     custom: dict[str, Any] | None = None,
     source_type: str = "auto-capture",
 ) -> Memory:
-    """A memory of the task, shared with its project."""
+    """A memory of the task, shared with its project, with the project's secrets masked."""
+    masker = await secrets.project_masker(rt, task.project_id)
+    content, custom = masker.mask(content), masker.mask_within(custom)
     path = await _task_path(rt, task)
     checked = CheckedDraft(
         content, "task", task.id, memory_type, "project", list(tags), {"type": source_type}, custom or None

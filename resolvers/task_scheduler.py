@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from resolvers import events, sandboxes, task_context
+from resolvers import events, sandboxes, secrets, task_context
 from resolvers.errors import DomainError
 from resolvers.runtime import Runtime
+from resolvers.secret_masking import Masker
 from resolvers.task_runner import OutputBuffer, artifacts_between, command_argv, host_folder, snapshot
 from resolvers.tx import writing
 from sandbox._command import KILLED_EXIT_CODE, NOT_FOUND_EXIT_CODE
@@ -171,9 +172,11 @@ class TaskScheduler:
             folder = host_folder(record.folder_mapping, record.workdir)
             before = await asyncio.to_thread(snapshot, folder)
             argv = command_argv(self.rt.settings, task.task_type, await task_context.prompt_with_context(self.rt, task))
+            environment = await secrets.task_environment(self.rt, project_id)
+            buffer.masker = Masker(environment.values())
             timeout = self.rt.settings.task_timeout_seconds
             with sandboxes.backend_errors(record.id):
-                command = await self.rt.backend.run(record.id, argv, timeout=timeout)
+                command = await self.rt.backend.run(record.id, argv, env=environment, timeout=timeout)
             exit_code = await self._stream(task, command, buffer)
             artifacts = artifacts_between(before, await asyncio.to_thread(snapshot, folder))
             for artifact in artifacts:
@@ -212,6 +215,8 @@ class TaskScheduler:
                 if time.monotonic() - flushed > FLUSH_SECONDS:
                     flushed = time.monotonic()
                     await self._save(task.id, terminal_output=buffer.kept())
+            if held := buffer.finish():
+                await self._event(task, "output", output=held)
             return await command.wait()
         except asyncio.CancelledError:
             await asyncio.shield(command.kill())
@@ -245,7 +250,9 @@ class TaskScheduler:
         if task is None:
             return
         status = status or ("failed" if error else "completed")
+        buffer.finish()
         output = buffer.kept()
+        error = buffer.masker.mask(error) if error else error
         duration = round((time.monotonic() - started) * 1000)
         await self._save(
             task.id,
