@@ -22,11 +22,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+import uvicorn.config
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers import users, workflows
+from resolvers import log_redaction, users, workflows
 from resolvers.execution_engine import ExecutionEngine
 from resolvers.runtime import Runtime
 from resolvers.sandbox_operations import SandboxOperations
@@ -201,12 +203,37 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Mount("/api", build_api()),
+            Mount("/api", build_api(settings)),
         ],
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def configure_logging(settings: Settings) -> None:
+    """Our loggers to standard error, with tokens and secret values redacted on every handler."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_redaction.install(logging.getLogger().handlers)
+
+
+def uvicorn_config(
+    app: ASGIApp, settings: Settings, host: str | None = None, port: int | None = None
+) -> uvicorn.Config:
+    """How uvicorn serves the app, in one place for `serve` and the tests: its access and error logs
+    redacted, WebSocket messages capped at WS_MAX_MESSAGE_BYTES."""
+    return uvicorn.Config(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        log_config=log_redaction.uvicorn_log_config(uvicorn.config.LOGGING_CONFIG),
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_max_size=settings.ws_max_message_bytes,
+        # Progress frames are small and go to many sockets: compressing each costs more than it saves.
+        ws_per_message_deflate=False,
+    )
 
 
 def export_schema(path: Path = SCHEMA_FILE) -> None:
@@ -246,20 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     if args.command == "serve":
-        import uvicorn
-
-        host, port = args.host or settings.host, args.port or settings.port
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level=settings.log_level,
-            lifespan="on",
-            # Progress frames are small and go to many sockets: compressing each costs more than it saves.
-            ws_per_message_deflate=False,
-        )
+        overrides = {"host": args.host, "port": args.port}
+        uvicorn.Server(uvicorn_config(create_app(settings), settings, **overrides)).run()
     elif args.command == "create-user":
         from resolvers.errors import DomainError
 
