@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from resolvers.auth_cache import AuthCache
+from resolvers.storage import StorageState
 from resolvers.throttle import LoginThrottle
 from sandbox.base import SandboxBackend
 from store.config import Settings
@@ -35,6 +36,7 @@ class Runtime:
     tasks: TaskScheduler = field(init=False)
     executions: ExecutionEngine = field(init=False)
     auth_cache: AuthCache = field(default_factory=AuthCache)
+    storage: StorageState = field(default_factory=StorageState)
     started_at: float = field(default_factory=time.monotonic)
 
 

@@ -21,6 +21,7 @@ from resolvers.memories import MAX_CONTENT, CheckedDraft, new_memory, tags_of
 from resolvers.memory_scope import ScopePath, visible_memories
 from resolvers.memory_writes import embed, save_memories, set_content
 from resolvers.runtime import Caller, Runtime
+from resolvers.storage import full_storage_reason
 from resolvers.validation import optional_object, optional_text, required_text
 from store.memory_vectors import ContextUnavailable
 from store.models import Memory, Organization, Project, Task, Workspace
@@ -194,7 +195,9 @@ async def auto_capture(rt: Runtime, task: Task, output: str) -> None:
     dialog = f"Prompt:\n{task.prompt}\n\nOutput:\n{output}"[:MAX_CONTENT]
     try:
         await save_dialog(rt, task, dialog, task.user_id, custom={"title": task.title})
-    except (ContextUnavailable, DomainError) as error:
+    except Exception as error:
+        if not isinstance(error, ContextUnavailable | DomainError) and full_storage_reason(error) is None:
+            raise
         log.warning("could not capture the dialog of task %s: %s", task.id, error)
 
 
