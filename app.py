@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolvers import log_redaction, users, workflows
 from resolvers.execution_engine import ExecutionEngine
+from resolvers.rate_limit import Admission
 from resolvers.runtime import Runtime
 from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
@@ -139,6 +140,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 backend=backend,
                 memory=MemoryVectors(settings, database),
                 secret_box=load_secret_box(settings),
+                admission=Admission.from_settings(settings),
             )
             rt.operations = SandboxOperations(rt)
             rt.tasks = TaskScheduler(rt)

@@ -55,6 +55,7 @@ async def login(rt: Runtime, username: object, password: object, client_address:
         raise missing("username")
     if not isinstance(password, str) or not password:
         raise missing("password")
+    rt.admission.login(username, client_address)
     wait = rt.login_throttle.retry_after(username, client_address)
     if wait:
         raise DomainError(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from resolvers.auth_cache import AuthCache
+from resolvers.rate_limit import Admission
 from resolvers.storage import StorageState
 from resolvers.throttle import LoginThrottle
 from sandbox.base import SandboxBackend
@@ -32,6 +33,7 @@ class Runtime:
     backend: SandboxBackend
     memory: MemoryVectors
     secret_box: SecretBox
+    admission: Admission
     operations: SandboxOperations = field(init=False)
     tasks: TaskScheduler = field(init=False)
     executions: ExecutionEngine = field(init=False)
