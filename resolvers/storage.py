@@ -9,6 +9,7 @@ at once; the work that must not be lost (a task's end) waits for space in `until
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -119,36 +120,37 @@ async def until_stored(rt: Runtime, what: str, write: Callable[[], Awaitable[T]]
 
 @dataclass(frozen=True)
 class StorageHealth:
-    full: bool
+    status: str
+    """"ok", "full" (no space, or writes waiting for it) or "unwritable" (DATA_DIR refuses writes otherwise)."""
     free_bytes: int
     waiting_writes: int
     last_full_at: float | None
-    reason: str | None
 
 
-def _probe(folder: Path) -> tuple[bool, int]:
-    """Whether a small file can be written in `folder` now, and the free bytes there."""
+def _probe(folder: Path) -> tuple[OSError | None, int]:
+    """What stops a small file being written in `folder` now (None: nothing), and the free bytes there."""
     path = folder / f".storage-probe-{os.getpid()}"
+    refusal: OSError | None = None
     try:
-        with path.open("wb") as probe:
+        with path.open("wb", buffering=0) as probe:
             probe.write(b"\0" * PROBE_BYTES)
-            probe.flush()
-        writable = True
     except OSError as error:
-        if error.errno not in FULL_ERRNOS:
-            raise
-        writable = False
+        refusal = error
     finally:
-        path.unlink(missing_ok=True)
-    return writable, shutil.disk_usage(folder).free
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+    return refusal, shutil.disk_usage(folder).free
 
 
 async def storage_health(rt: Runtime) -> StorageHealth:
-    """Full when DATA_DIR takes no small write, or while writes are waiting for space (the database may be
-    elsewhere: a waiting write is the sign that it is full)."""
-    writable, free = await asyncio.to_thread(_probe, rt.settings.data_dir)
+    """Full when DATA_DIR takes no small write for lack of space, or while writes are waiting for space (the
+    database may be elsewhere: a waiting write is the sign that it is full)."""
+    refusal, free = await asyncio.to_thread(_probe, rt.settings.data_dir)
     state = rt.storage
-    full = not writable or state.waiting > 0
-    if not writable:
-        state.note_full(f"{os.strerror(errno.ENOSPC)} ({rt.settings.data_dir})")
-    return StorageHealth(full, free, state.waiting, state.last_full_at, state.reason)
+    if refusal is not None and (reason := full_storage_reason(refusal)) is not None:
+        state.note_full(reason)
+    if state.waiting > 0 or (refusal is not None and refusal.errno in FULL_ERRNOS):
+        status = "full"
+    else:
+        status = "ok" if refusal is None else "unwritable"
+    return StorageHealth(status, free, state.waiting, state.last_full_at)

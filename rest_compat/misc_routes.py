@@ -62,10 +62,10 @@ async def health(request: Request) -> Any:
     rt = runtime(request)
     found = await storage_health(rt)
     return {
-        "status": "degraded" if found.full else "ok",
+        "status": "ok" if found.status == "ok" else "degraded",
         "uptime": uptime_seconds(rt),
         "storage": {
-            "status": "full" if found.full else "ok",
+            "status": found.status,
             "freeBytes": found.free_bytes,
             "waitingWrites": found.waiting_writes,
             "lastFullAt": iso(datetime.fromtimestamp(found.last_full_at, UTC)) if found.last_full_at else None,
