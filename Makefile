@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python bench/execution_overhead.py
 	$(BIN)/python bench/memory_search.py
 	$(BIN)/python bench/graphql_deep.py
+	$(BIN)/python bench/reconnect_storm.py
 
 clean:
 	rm -rf $(VENV) tests/sdk/node_modules web/node_modules .pytest_cache .ruff_cache

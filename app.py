@@ -17,32 +17,38 @@ import re
 import secrets
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+import uvicorn.config
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers import users, workflows
+from resolvers import log_redaction, users, workflows
 from resolvers.execution_engine import ExecutionEngine
+from resolvers.rate_limit import Admission
 from resolvers.runtime import Runtime
 from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
 from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
 from rest_compat import build_api
+from rest_compat.body_limit import BodyLimit
 from sandbox import open_backend
 from schema import GraphQLView, Limits, build_schema
 from schema.graphiql import graphiql_asset
+from schema.view import too_large
 from store.bus import InProcessBus
 from store.config import Settings
 from store.db import Database
 from store.events import EventLog
 from store.memory_vectors import MemoryVectors
 from store.migrate import upgrade_to_head
+from store.secret_box import SecretBox, new_key_text, parse_key
 
 log = logging.getLogger("orchestrator")
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema.graphql"
@@ -72,19 +78,37 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def load_jwt_secret(settings: Settings) -> str:
-    """JWT_SECRET, else a secret generated once and kept in DATA_DIR with mode 0600."""
-    if settings.jwt_secret:
-        return settings.jwt_secret
-    path = settings.data_dir / "jwt-secret"
+def _kept_secret(given: str | None, path: Path, make: Callable[[], str]) -> str:
+    """`given`, else a value generated once and kept in `path` with mode 0600."""
+    if given:
+        return given
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        secret = secrets.token_urlsafe(48)
+        pass
+    value = make()
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secret)
-        return secret
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def load_jwt_secret(settings: Settings) -> str:
+    """JWT_SECRET, else a secret generated once and kept in DATA_DIR with mode 0600."""
+    return _kept_secret(settings.jwt_secret, settings.data_dir / "jwt-secret", lambda: secrets.token_urlsafe(48))
+
+
+def load_secret_box(settings: Settings) -> SecretBox:
+    """The box that seals stored secrets: SECRETS_KEY, else a key generated once into DATA_DIR/secrets-key."""
+    text = _kept_secret(settings.secrets_key, settings.data_dir / "secrets-key", new_key_text)
+    try:
+        return SecretBox(parse_key(text))
+    except ValueError as error:
+        source = "SECRETS_KEY" if settings.secrets_key else str(settings.data_dir / "secrets-key")
+        raise SystemExit(f"{source} {error}") from None
 
 
 def prepare_folders(settings: Settings) -> None:
@@ -118,6 +142,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 ),
                 backend=backend,
                 memory=MemoryVectors(settings, database),
+                secret_box=load_secret_box(settings),
+                admission=Admission.from_settings(settings),
             )
             rt.operations = SandboxOperations(rt)
             rt.tasks = TaskScheduler(rt)
@@ -178,18 +204,44 @@ def create_app(settings: Settings) -> Starlette:
                 await rt.operations.shutdown()
 
     limits = Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
-    graphql = GraphQLView(build_schema(limits), settings.graphql_max_body_bytes, settings.graphql_max_message_bytes)
+    graphql = GraphQLView(build_schema(limits))
+    graphql_http = BodyLimit(graphql, lambda _scope: settings.request_body_max_bytes, too_large)
     app = Starlette(
         routes=[
             Route("/graphql/assets/{name}", graphiql_asset, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Mount("/api", build_api()),
+            Mount("/api", build_api(settings)),
         ],
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def configure_logging(settings: Settings) -> None:
+    """Our loggers to standard error, with tokens and secret values redacted on every handler."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_redaction.install(logging.getLogger().handlers)
+
+
+def uvicorn_config(
+    app: ASGIApp, settings: Settings, host: str | None = None, port: int | None = None
+) -> uvicorn.Config:
+    """How uvicorn serves the app, in one place for `serve` and the tests: its access and error logs
+    redacted, WebSocket messages capped at WS_MAX_MESSAGE_BYTES."""
+    return uvicorn.Config(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        log_config=log_redaction.uvicorn_log_config(uvicorn.config.LOGGING_CONFIG),
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_max_size=settings.ws_max_message_bytes,
+        # Progress frames are small and go to many sockets: compressing each costs more than it saves.
+        ws_per_message_deflate=False,
+    )
 
 
 def printed_schema() -> str:
@@ -241,20 +293,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     if args.command == "serve":
-        import uvicorn
-
-        host, port = args.host or settings.host, args.port or settings.port
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level=settings.log_level,
-            lifespan="on",
-            # Progress frames are small and go to many sockets: compressing each costs more than it saves.
-            ws_per_message_deflate=False,
-        )
+        overrides = {"host": args.host, "port": args.port}
+        uvicorn.Server(uvicorn_config(create_app(settings), settings, **overrides)).run()
     elif args.command == "create-user":
         from resolvers.errors import DomainError
 

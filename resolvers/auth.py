@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from resolvers.errors import DomainError, missing
 from resolvers.passwords import verify_password
 from resolvers.runtime import Caller, Runtime
+from resolvers.storage import full_storage_reason
 from resolvers.tokens import issue_access_token, read_access_token
 from store.models import RefreshToken, User, utcnow
 
@@ -22,7 +23,8 @@ from store.models import RefreshToken, User, utcnow
 @dataclass(frozen=True)
 class Session:
     access_token: str
-    refresh_token: str
+    refresh_token: str | None
+    """None when the disk was too full to keep one: the login lasts as long as its access token."""
     user: User
 
 
@@ -53,6 +55,7 @@ async def login(rt: Runtime, username: object, password: object, client_address:
         raise missing("username")
     if not isinstance(password, str) or not password:
         raise missing("password")
+    rt.admission.login(username, client_address)
     wait = rt.login_throttle.retry_after(username, client_address)
     if wait:
         raise DomainError(
@@ -67,8 +70,18 @@ async def login(rt: Runtime, username: object, password: object, client_address:
         raise DomainError("AUTHENTICATION_FAILED", "Invalid username or password")
     assert user is not None
     rt.login_throttle.record_success(username, client_address)
-    async with rt.db.write() as session:
-        return _start_session(rt, user, str(uuid.uuid4()), session)
+    family = str(uuid.uuid4())
+    try:
+        async with rt.db.write() as session:
+            return _start_session(rt, user, family, session)
+    except Exception as error:
+        # A full disk cannot keep the refresh token; the password check was a read, so the login still
+        # holds: an access token alone, refreshed by logging in again. Logout still revokes it (below).
+        if (reason := full_storage_reason(error)) is None:
+            raise
+        rt.storage.note_full(reason)
+        access = issue_access_token(rt.jwt_secret, user.id, user.username, family, rt.settings.access_token_ttl)
+        return Session(access, None, user)
 
 
 async def refresh(rt: Runtime, refresh_token: object) -> Session:
@@ -111,6 +124,19 @@ async def logout(rt: Runtime, caller: Caller, refresh_token: str | None) -> None
                 update(RefreshToken)
                 .where(RefreshToken.family_id.in_(families), RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
+            )
+        if caller.token_family and not await session.scalar(
+            select(exists().where(RefreshToken.family_id == caller.token_family))
+        ):
+            # A login made while the disk was full kept no refresh token: a revoked one marks it ended.
+            session.add(
+                RefreshToken(
+                    user_id=caller.user_id,
+                    family_id=caller.token_family,
+                    token_hash=_hash(secrets.token_urlsafe(32)),
+                    expires_at=utcnow() + timedelta(seconds=rt.settings.access_token_ttl),
+                    revoked_at=utcnow(),
+                )
             )
     rt.auth_cache.forget_families(set(families))
 

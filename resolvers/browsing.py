@@ -5,15 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import select
+
 from resolvers import folders
-from resolvers.access import visible_organization, visible_workspace
+from resolvers.access import member_org_ids, visible_organization, visible_workspace
 from resolvers.errors import invalid
 from resolvers.paths import organization_dir, workspace_dir
 from resolvers.runtime import Caller, Runtime
+from store.models import Organization
 
 
 async def organization_folders(rt: Runtime, caller: Caller) -> Sequence[str]:
-    return await folders.list_subfolders(rt.settings.base_root)
+    """The folders under BASE_ROOT a new organization could adopt or that are the caller's: those of the
+    caller's organizations and those no organization uses. Another organization's folder is never
+    listed (its name tells that it exists); an administrator sees every folder."""
+    names = await folders.list_subfolders(rt.settings.base_root)
+    if caller.is_admin or not names:
+        return names
+    query = select(Organization.folder_path).where(
+        Organization.folder_path.in_(names), Organization.id.not_in(member_org_ids(caller))
+    )
+    async with rt.db.read() as session:
+        others = set(await session.scalars(query))
+    return [name for name in names if name not in others]
 
 
 async def workspace_folders(rt: Runtime, caller: Caller, org_id: str) -> Sequence[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,6 +33,7 @@ from resolvers.execution_plan import (
     tail,
 )
 from resolvers.runtime import Runtime
+from resolvers.storage import full_storage_reason, until_stored
 from resolvers.task_scheduler import FINISHED as TASK_ENDS
 from resolvers.task_scheduler import INTERRUPTED
 from resolvers.tasks import enqueue
@@ -103,14 +105,28 @@ class ExecutionEngine:
         except asyncio.CancelledError:
             raise
         except Exception as failure:  # fail the execution with the surprise instead of leaving it running
-            log.exception("execution %s failed", execution_id)
-            async with self.lock(execution_id):
-                execution = await self._load(execution_id)
-                if execution is not None and execution.status not in EXECUTION_ENDS:
-                    await self._fail(execution, mutable(execution.phases), f"Unexpected error: {failure}")
+            reason = full_storage_reason(failure)
+            if reason is None:
+                log.exception("execution %s failed", execution_id)
+            error = f"The server's storage was full: {reason}" if reason else f"Unexpected error: {failure}"
+            try:  # on a full disk, as soon as there is space again
+                await until_stored(
+                    self.rt,
+                    f"the failure of execution {execution_id}",
+                    partial(self._fail_if_running, execution_id, error),
+                    give_up=lambda: False,
+                )
+            except Exception:
+                log.exception("could not record the failure of execution %s", execution_id)
         finally:
             if self._drivers.get(execution_id) is asyncio.current_task():
                 self._drivers.pop(execution_id)
+
+    async def _fail_if_running(self, execution_id: str, error: str) -> None:
+        async with self.lock(execution_id):
+            execution = await self._load(execution_id)
+            if execution is not None and execution.status not in EXECUTION_ENDS:
+                await self._fail(execution, mutable(execution.phases), error)
 
     async def _advance(self, execution_id: str) -> str | None:
         """Take the execution to its next step: returns the task to wait for, or None when the driver stops

@@ -20,6 +20,7 @@ from resolvers.sandboxes import remove_sandboxes_below
 from resolvers.tx import writing
 from resolvers.validation import UNSET, Maybe, optional_bool, optional_text, required_text
 from resolvers.workflow_state import validate_state
+from resolvers.workflows import visible_workflow
 from store.models import Organization, Project, Workspace
 
 
@@ -116,6 +117,13 @@ async def _check_free(
             )
 
 
+async def _check_workflow(session: AsyncSession, caller: Caller, workflow_id: str | None) -> None:
+    """A project may name only a workflow its caller can see (404 `WORKFLOW_NOT_FOUND` otherwise): binding
+    another organization's workflow would reveal that it exists and block its owners from deleting it."""
+    if workflow_id is not None:
+        await visible_workflow(session, caller, workflow_id)
+
+
 async def create_project(
     rt: Runtime,
     caller: Caller,
@@ -136,6 +144,7 @@ async def create_project(
     async with writing(rt) as session:
         workspace, org = await visible_workspace(session, caller, workspace_id)
         await _check_free(session, workspace.id, name, folder)
+        await _check_workflow(session, caller, project.workflow_id)
         project.workspace_id = workspace.id
         session.add(project)
         await session.flush()
@@ -176,6 +185,7 @@ async def update_project(
     async with writing(rt) as session:
         project, workspace, org = await visible_project(session, caller, project_id)
         await _check_free(session, workspace.id, changes.get("name"), new_folder, project.id)  # type: ignore[arg-type]
+        await _check_workflow(session, caller, changes.get("workflow_id"))  # type: ignore[arg-type]
         for attribute, value in changes.items():
             setattr(project, attribute, value)
         if new_folder is not None and new_folder != project.folder_path:

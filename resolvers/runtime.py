@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from resolvers.auth_cache import AuthCache
+from resolvers.rate_limit import Admission
+from resolvers.storage import StorageState
 from resolvers.throttle import LoginThrottle
 from sandbox.base import SandboxBackend
 from store.config import Settings
 from store.db import Database
 from store.events import EventLog
 from store.memory_vectors import MemoryVectors
+from store.secret_box import SecretBox
 
 if TYPE_CHECKING:
     from resolvers.execution_engine import ExecutionEngine
@@ -29,10 +32,13 @@ class Runtime:
     events: EventLog
     backend: SandboxBackend
     memory: MemoryVectors
+    secret_box: SecretBox
+    admission: Admission
     operations: SandboxOperations = field(init=False)
     tasks: TaskScheduler = field(init=False)
     executions: ExecutionEngine = field(init=False)
     auth_cache: AuthCache = field(default_factory=AuthCache)
+    storage: StorageState = field(default_factory=StorageState)
     started_at: float = field(default_factory=time.monotonic)
 
 

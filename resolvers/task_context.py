@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from resolvers import secrets
 from resolvers.access import visible_task
 from resolvers.errors import DomainError
 from resolvers.memories import MAX_CONTENT, CheckedDraft, new_memory, tags_of
 from resolvers.memory_scope import ScopePath, visible_memories
 from resolvers.memory_writes import embed, save_memories, set_content
 from resolvers.runtime import Caller, Runtime
+from resolvers.storage import full_storage_reason
 from resolvers.validation import optional_object, optional_text, required_text
 from store.memory_vectors import ContextUnavailable
 from store.models import Memory, Organization, Project, Task, Workspace
@@ -103,7 +105,9 @@ async def save_dialog(
     custom: dict[str, Any] | None = None,
     source_type: str = "auto-capture",
 ) -> Memory:
-    """A memory of the task, shared with its project."""
+    """A memory of the task, shared with its project, with the project's secrets masked."""
+    masker = await secrets.project_masker(rt, task.project_id)
+    content, custom = masker.mask(content), masker.mask_within(custom)
     path = await _task_path(rt, task)
     checked = CheckedDraft(
         content, "task", task.id, memory_type, "project", list(tags), {"type": source_type}, custom or None
@@ -191,7 +195,9 @@ async def auto_capture(rt: Runtime, task: Task, output: str) -> None:
     dialog = f"Prompt:\n{task.prompt}\n\nOutput:\n{output}"[:MAX_CONTENT]
     try:
         await save_dialog(rt, task, dialog, task.user_id, custom={"title": task.title})
-    except (ContextUnavailable, DomainError) as error:
+    except Exception as error:
+        if not isinstance(error, ContextUnavailable | DomainError) and full_storage_reason(error) is None:
+            raise
         log.warning("could not capture the dialog of task %s: %s", task.id, error)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resolvers.secret_masking import Masker, StreamMasker
 from store.config import Settings
 from store.models import utcnow
 
@@ -36,18 +37,33 @@ def command_argv(settings: Settings, task_type: str, prompt: str) -> list[str]:
 
 @dataclass
 class OutputBuffer:
-    """Decoded terminal output, kept to the last `limit` characters with a marker where it was cut."""
+    """Decoded terminal output with the task's secrets masked, kept to the last `limit` characters with a
+    marker where it was cut. Each stream is decoded and masked on its own: a split UTF-8 character, or a
+    secret split across chunks, waits for the stream's next chunk."""
 
+    masker: Masker = field(default_factory=lambda: Masker(()))
     limit: int = OUTPUT_LIMIT
     text: str = ""
     cut: int = 0
     stderr_tail: str = ""
     _decoders: dict[str, Any] = field(default_factory=dict)
+    _maskers: dict[str, StreamMasker] = field(default_factory=dict)
 
     def add(self, stream: str, data: bytes) -> str:
-        """Append a chunk; returns its decoded text (a split UTF-8 character waits for the next chunk)."""
+        """Append a chunk; returns the text it adds (what can be shown of it yet)."""
         decoder = self._decoders.setdefault(stream, codecs.getincrementaldecoder("utf-8")("replace"))
-        chunk: str = decoder.decode(data)
+        masker = self._maskers.setdefault(stream, self.masker.stream())
+        return self._append(stream, masker.feed(decoder.decode(data)))
+
+    def finish(self) -> str:
+        """At the end of the output: the text every stream still held back."""
+        held = []
+        for stream, decoder in self._decoders.items():
+            masker = self._maskers[stream]
+            held.append(self._append(stream, masker.feed(decoder.decode(b"", final=True)) + masker.flush()))
+        return "".join(held)
+
+    def _append(self, stream: str, chunk: str) -> str:
         self.text += chunk
         if len(self.text) > self.limit:
             self.cut += len(self.text) - self.limit

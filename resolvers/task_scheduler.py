@@ -10,13 +10,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select, update
 
-from resolvers import events, sandboxes, task_context
+from resolvers import events, sandboxes, secrets, task_context
 from resolvers.errors import DomainError
 from resolvers.runtime import Runtime
+from resolvers.secret_masking import Masker
+from resolvers.storage import full_storage_reason, until_stored
 from resolvers.task_runner import OutputBuffer, artifacts_between, command_argv, host_folder, snapshot
 from resolvers.tx import writing
 from sandbox._command import KILLED_EXIT_CODE, NOT_FOUND_EXIT_CODE
@@ -87,12 +91,32 @@ class TaskScheduler:
                 self._running[task_id] = runner
                 self._project_of[task_id] = project_id
 
-    def _wake_later(self, project_id: str) -> None:
+    def wake_soon(self, project_id: str) -> None:
+        """Start the project's queued tasks in the background; on a full disk, once there is space again."""
         if self._stopping:
             return
-        waker = asyncio.create_task(self.wake(project_id), name=f"task-wake-{project_id}")
+        waker = asyncio.create_task(self._wake_when_stored(project_id), name=f"task-wake-{project_id}")
         self._wakers.add(waker)
         waker.add_done_callback(self._wakers.discard)
+
+    async def _wake_when_stored(self, project_id: str) -> None:
+        try:
+            await self._stored(f"starting the queued tasks of project {project_id}", lambda: self.wake(project_id))
+        except Exception:
+            log.exception("could not start the queued tasks of project %s", project_id)
+
+    async def _stored(self, what: str, write: Callable[[], Awaitable[Any]]) -> None:
+        """Write now, or as soon as the disk has room again (given up only when the server stops)."""
+        await until_stored(self.rt, what, write, give_up=lambda: self._stopping)
+
+    async def _best_effort(self, write: Awaitable[Any]) -> None:
+        """A write that may be skipped on a full disk (live output: the task's record keeps all of it)."""
+        try:
+            await write
+        except Exception as error:
+            if (reason := full_storage_reason(error)) is None:
+                raise
+            self.rt.storage.note_full(reason)
 
     async def wait_until_finished(self, task_id: str) -> Task | None:
         """The task once it has completed, failed or been cancelled (None if it was deleted meanwhile).
@@ -163,36 +187,47 @@ class TaskScheduler:
                 record = await session.scalar(select(Sandbox).where(Sandbox.project_id == project_id))
             if task is None:
                 return
-            await self._event(task, "task_started", task=task.title)
-            await self._step_progress(task, "running", 0)
+            started_task = task
+            await self._stored(
+                f"the start of task {task_id}",
+                lambda: self._event(started_task, "task_started", task=started_task.title),
+            )
+            await self._stored(f"the start of task {task_id}", lambda: self._step_progress(started_task, "running", 0))
             if record is None:
                 raise DomainError("CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox")
             await self._ensure_running(record)
             folder = host_folder(record.folder_mapping, record.workdir)
             before = await asyncio.to_thread(snapshot, folder)
             argv = command_argv(self.rt.settings, task.task_type, await task_context.prompt_with_context(self.rt, task))
+            environment = await secrets.task_environment(self.rt, project_id)
+            buffer.masker = Masker(environment.values())
             timeout = self.rt.settings.task_timeout_seconds
             with sandboxes.backend_errors(record.id):
-                command = await self.rt.backend.run(record.id, argv, timeout=timeout)
+                command = await self.rt.backend.run(record.id, argv, env=environment, timeout=timeout)
             exit_code = await self._stream(task, command, buffer)
             artifacts = artifacts_between(before, await asyncio.to_thread(snapshot, folder))
             for artifact in artifacts:
-                await self._event(task, "artifact", artifact=artifact)
+                await self._stored(
+                    f"an artifact of task {task_id}", partial(self._event, task, "artifact", artifact=artifact)
+                )
             error = None if exit_code == 0 else _failure(argv[0], exit_code, command.timed_out, timeout, buffer)
-            await self._finish(task, started, buffer, exit_code=exit_code, artifacts=artifacts, error=error)
+            await self._end(task, started, buffer, exit_code=exit_code, artifacts=artifacts, error=error)
         except asyncio.CancelledError:
             error = INTERRUPTED if self._stopping else None
             status = "failed" if self._stopping else "cancelled"
-            await asyncio.shield(self._finish(task, started, buffer, status=status, error=error))
+            await asyncio.shield(self._end(task, started, buffer, status=status, error=error))
         except DomainError as failure:
-            await self._finish(task, started, buffer, error=failure.message)
+            await self._end(task, started, buffer, error=failure.message)
         except Exception as failure:  # record any surprise on the task instead of leaving it running
-            log.exception("task %s failed", task_id)
-            await self._finish(task, started, buffer, error=f"Unexpected error: {failure}")
+            if (reason := full_storage_reason(failure)) is not None:
+                await self._end(task, started, buffer, error=f"The server's storage was full: {reason}")
+            else:
+                log.exception("task %s failed", task_id)
+                await self._end(task, started, buffer, error=f"Unexpected error: {failure}")
         finally:
             self._running.pop(task_id, None)
             self._project_of.pop(task_id, None)
-            self._wake_later(project_id)
+            self.wake_soon(project_id)
 
     async def _ensure_running(self, record: Sandbox) -> None:
         live = await sandboxes.live_state(self.rt, record.id)
@@ -208,10 +243,12 @@ class TaskScheduler:
             async for chunk in command.output():
                 text = buffer.add(chunk.stream, chunk.data)
                 if text:
-                    await self._event(task, "output", output=text)
+                    await self._best_effort(self._event(task, "output", output=text))
                 if time.monotonic() - flushed > FLUSH_SECONDS:
                     flushed = time.monotonic()
-                    await self._save(task.id, terminal_output=buffer.kept())
+                    await self._best_effort(self._save(task.id, terminal_output=buffer.kept()))
+            if held := buffer.finish():
+                await self._best_effort(self._event(task, "output", output=held))
             return await command.wait()
         except asyncio.CancelledError:
             await asyncio.shield(command.kill())
@@ -231,6 +268,14 @@ class TaskScheduler:
                 task, "step_progress", stepId=task.step_id, step=task.title, status=status, progress=progress
             )
 
+    async def _end(self, task: Task | None, started: float, buffer: OutputBuffer, **outcome: Any) -> None:
+        """Record the task's end; a failure to (the server stopping on a full disk) is logged, never raised
+        out of the task's runner, and the next start fails the task as interrupted."""
+        try:
+            await self._finish(task, started, buffer, **outcome)
+        except Exception:
+            log.exception("could not record the end of task %s", task.id if task else "?")
+
     async def _finish(
         self,
         task: Task | None,
@@ -245,28 +290,41 @@ class TaskScheduler:
         if task is None:
             return
         status = status or ("failed" if error else "completed")
+        buffer.finish()
         output = buffer.kept()
+        error = buffer.masker.mask(error) if error else error
         duration = round((time.monotonic() - started) * 1000)
-        await self._save(
-            task.id,
-            status=status,
-            error=error,
-            result=output if status == "completed" else None,
-            terminal_output=output,
-            exit_code=exit_code,
-            artifacts=artifacts or [],
-            end_time=utcnow(),
-            duration=duration,
+        ended = utcnow()
+        what = f"the end of task {task.id}"
+        await self._stored(
+            what,
+            lambda: self._save(
+                task.id,
+                status=status,
+                error=error,
+                result=output if status == "completed" else None,
+                terminal_output=output,
+                exit_code=exit_code,
+                artifacts=artifacts or [],
+                end_time=ended,
+                duration=duration,
+            ),
         )
         try:
-            await self._step_progress(task, "completed" if status == "completed" else "failed", 100)
+            await self._stored(
+                what, lambda: self._step_progress(task, "completed" if status == "completed" else "failed", 100)
+            )
             if status == "completed":
-                await self._event(task, "task_completed", task=task.title, output=output, duration=duration)
+                await self._stored(
+                    what, lambda: self._event(task, "task_completed", task=task.title, output=output, duration=duration)
+                )
                 await task_context.auto_capture(self.rt, task, output)
             elif status == "failed":
-                await self._event(task, "task_failed", task=task.title, error=error, output=output)
+                await self._stored(
+                    what, lambda: self._event(task, "task_failed", task=task.title, error=error, output=output)
+                )
             else:
-                await self._event(task, "task_cancelled", task=task.title)
+                await self._stored(what, lambda: self._event(task, "task_cancelled", task=task.title))
         finally:
             self._announce_end(task.id)  # after its events, so a waiting execution's events follow them
 

@@ -17,6 +17,7 @@ from resolvers.execution_plan import StepWork, find_step, step_work
 from resolvers.lifecycle import lifecycle_definition
 from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
+from resolvers.storage import full_storage_reason
 from resolvers.task_context import check_context_memories
 from resolvers.task_runner import TASK_TYPES
 from resolvers.task_scheduler import FINISHED, task_event
@@ -172,8 +173,13 @@ async def enqueue(
     task.status, task.user_id = "queued", user_id
     async with writing(rt) as session:
         session.add(task)
-    await task_event(rt, task, "task_queued", task=task.title, input={"prompt": task.prompt})
-    await rt.tasks.wake(project_id)
+    try:
+        await task_event(rt, task, "task_queued", task=task.title, input={"prompt": task.prompt})
+        await rt.tasks.wake(project_id)
+    except Exception as error:
+        if full_storage_reason(error) is None:
+            raise
+        rt.tasks.wake_soon(project_id)  # the task is stored: it starts once the disk has room again
     return task
 
 

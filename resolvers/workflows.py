@@ -253,12 +253,18 @@ async def list_versions(rt: Runtime, caller: Caller, workflow_id: str) -> Sequen
 
 
 async def get_version(rt: Runtime, caller: Caller, version_id: str) -> WorkflowVersion:
+    """A version of a workflow the caller may see. Any other answers exactly as a made-up id does: the
+    error names the id asked for, never the parent workflow's."""
+    query = (
+        select(WorkflowVersion)
+        .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
+        .where(WorkflowVersion.id == version_id, _visible(caller))
+    )
     async with rt.db.read() as session:
-        version = await session.get(WorkflowVersion, version_id)
-        if version is None:
-            raise not_found("workflow", version_id)
-        await visible_workflow(session, caller, version.workflow_id)
-        return version
+        version = await session.scalar(query)
+    if version is None:
+        raise not_found("workflow", version_id)
+    return version
 
 
 async def workflows_in(session: AsyncSession, caller: Caller, ids: Sequence[str]) -> dict[str, Workflow]:

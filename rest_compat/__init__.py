@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from rest_compat import (
     auth_routes,
@@ -15,12 +16,15 @@ from rest_compat import (
     memory_routes,
     misc_routes,
     progress_socket,
+    secret_routes,
     task_context_routes,
     task_routes,
     tree_routes,
     workflow_routes,
 )
+from rest_compat.body_limit import BodyLimit, rest_limits, rest_too_large
 from rest_compat.http import error_body
+from store.config import Settings
 
 _CODES = {404: "NOT_FOUND", 405: "VALIDATION_ERROR"}
 
@@ -34,8 +38,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def build_api() -> Starlette:
-    """The REST sub-application; it reads the runtime from the parent app's state."""
+IMPORTS_BY_CONTENT = ("/context/import/document/content",)
+"""Routes whose body carries a whole document: they take CONTEXT_IMPORT_MAX_BYTES more than the others."""
+
+
+def build_api(settings: Settings) -> ASGIApp:
+    """The REST sub-application, its request bodies limited; it reads the runtime from the parent app's state."""
+    default = settings.request_body_max_bytes
+    larger = {path: default + settings.context_import_max_bytes for path in IMPORTS_BY_CONTENT}
+    return BodyLimit(_routes(), rest_limits(default, larger), rest_too_large)
+
+
+def _routes() -> Starlette:
     return Starlette(
         routes=[
             *auth_routes.routes,
@@ -48,6 +62,7 @@ def build_api() -> Starlette:
             *workflow_routes.routes,
             *import_routes.routes,
             *memory_routes.routes,
+            *secret_routes.routes,
             progress_socket.route,
         ],
         exception_handlers={HTTPException: _http_error},

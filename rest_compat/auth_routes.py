@@ -20,15 +20,16 @@ def _session_response(request: Request, session: Session, with_user: bool) -> Re
     if with_user:
         body["user"] = user_json(session.user)
     response = JSONResponse(body)
-    response.set_cookie(
-        REFRESH_COOKIE,
-        session.refresh_token,
-        max_age=runtime(request).settings.refresh_token_ttl,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    if session.refresh_token is not None:
+        response.set_cookie(
+            REFRESH_COOKIE,
+            session.refresh_token,
+            max_age=runtime(request).settings.refresh_token_ttl,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
     return response
 
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from resolvers import storage
 from resolvers.auth import authenticate
 from resolvers.errors import DomainError
 from resolvers.runtime import Caller, Runtime
@@ -126,6 +127,8 @@ def endpoint(method: str, path: str, status: int = 200, authenticated: bool = Tr
             except DomainError as error:
                 return error_response(request, error)
             except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a 500 body
+                if (full := storage.full_error(runtime(request), exc)) is not None:
+                    return error_response(request, full)
                 return internal_error_response(request, exc)
             if isinstance(result, Response):
                 return result

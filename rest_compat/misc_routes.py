@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -9,8 +10,9 @@ from starlette.requests import Request
 from resolvers import browsing, settings
 from resolvers.health import uptime_seconds
 from resolvers.runtime import Caller
+from resolvers.storage import storage_health
 from rest_compat.http import endpoint, field, read_body, runtime
-from rest_compat.shapes import settings_json
+from rest_compat.shapes import iso, settings_json
 
 
 @endpoint("GET", "/settings")
@@ -57,7 +59,18 @@ async def project_folders(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/health", authenticated=False)
 async def health(request: Request) -> Any:
-    return {"status": "ok", "uptime": uptime_seconds(runtime(request))}
+    rt = runtime(request)
+    found = await storage_health(rt)
+    return {
+        "status": "ok" if found.status == "ok" else "degraded",
+        "uptime": uptime_seconds(rt),
+        "storage": {
+            "status": found.status,
+            "freeBytes": found.free_bytes,
+            "waitingWrites": found.waiting_writes,
+            "lastFullAt": iso(datetime.fromtimestamp(found.last_full_at, UTC)) if found.last_full_at else None,
+        },
+    }
 
 
 routes = [

@@ -3,7 +3,8 @@
 The token is checked when the socket opens; a bad one closes it with 4401 and a project the caller
 may not see with 4404, before anything is sent. Every event of the project is then pushed as JSON;
 `{"type":"ping"}` from the client is answered with a pong. A subscriber that falls too far behind is
-closed with 1013 so that it reconnects with `after` and misses nothing.
+closed with 1013 so that it reconnects with `after` and misses nothing. Opening too many sockets (per user
+or per address, see `rate_limit`) is also answered 1013, with the seconds to wait in the reason.
 """
 
 from __future__ import annotations
@@ -27,16 +28,21 @@ from rest_compat.shapes import event_json
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_BAD_REQUEST = 4400
-CLOSE_LAGGED = 1013
+CLOSE_TRY_AGAIN = 1013
+"""Too many connections (the reason says when to retry), or a subscriber too slow to keep up."""
+CLOSE_LAGGED = CLOSE_TRY_AGAIN
 
 
 async def progress_socket(websocket: WebSocket) -> None:
     rt = websocket.state.runtime
     await websocket.accept()
     try:
+        rt.admission.socket_from(websocket.client.host if websocket.client else None)
         caller = await authenticate(rt, websocket.query_params.get("token"))
+        rt.admission.socket_of(caller.user_id)
     except DomainError as error:
-        await websocket.close(CLOSE_UNAUTHORIZED, error.message[:120])
+        code = CLOSE_TRY_AGAIN if error.code == "TOO_MANY_REQUESTS" else CLOSE_UNAUTHORIZED
+        await websocket.close(code, error.message[:120])
         return
     try:
         stream = await follow_project(

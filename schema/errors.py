@@ -14,7 +14,9 @@ from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import StreamExecutionResult
 
+from resolvers import storage
 from resolvers.errors import STATUS_BY_CODE, DomainError
+from resolvers.runtime import Runtime
 
 log = logging.getLogger("orchestrator.graphql")
 T = TypeVar("T")
@@ -85,8 +87,10 @@ def is_expected(error: GraphQLError) -> bool:
     return error.original_error is None or isinstance(error.original_error, DomainError)
 
 
-def _translate(error: GraphQLError, request_id: str) -> GraphQLError:
+def _translate(error: GraphQLError, request_id: str, rt: Runtime | None) -> GraphQLError:
     original = error.original_error
+    if original is not None and not isinstance(original, DomainError) and rt is not None:
+        original = storage.full_error(rt, original) or original  # a write refused by a full disk: 507's twin
     if isinstance(original, DomainError):
         extensions = domain_extensions(original)
     elif original is None and error.extensions and "code" in error.extensions:
@@ -114,13 +118,13 @@ def _translate(error: GraphQLError, request_id: str) -> GraphQLError:
 class DomainErrors(SchemaExtension):
     """Gives every error of a result its code, for whole results and for each streamed one."""
 
-    def _request_id(self) -> str:
-        context = self.execution_context.context
-        return getattr(getattr(context, "request", None), "scope", {}).get("request_id", "-")
-
     def _process(self, result: Any) -> None:
-        if result is not None and getattr(result, "errors", None):
-            result.errors = [_translate(error, self._request_id()) for error in result.errors]
+        if result is None or not getattr(result, "errors", None):
+            return
+        context = self.execution_context.context
+        request_id = getattr(getattr(context, "request", None), "scope", {}).get("request_id", "-")
+        rt = getattr(context, "rt", None)
+        result.errors = [_translate(error, request_id, rt) for error in result.errors]
 
     def on_operation(self) -> Iterator[None]:
         yield

@@ -11,6 +11,7 @@ from schema.memories import MemoryMutations
 from schema.organizations import OrganizationMutations
 from schema.projects import ProjectMutations
 from schema.sandboxes import SandboxMutations
+from schema.secrets import SecretMutations
 from schema.settings import SettingsMutations
 from schema.tasks import TaskMutations
 from schema.users import UserMutations
@@ -28,6 +29,7 @@ class Mutation(
     OrganizationMutations,
     WorkspaceMutations,
     ProjectMutations,
+    SecretMutations,
     SandboxMutations,
     TaskMutations,
     WorkflowMutations,

@@ -22,6 +22,7 @@ from schema.users import User, user_of
 from store import models
 
 if TYPE_CHECKING:
+    from schema.secrets import Secret
     from schema.workspaces import Workspace
 
 T = TypeVar("T")
@@ -87,6 +88,14 @@ class Organization(ContextScope):
         listing = organizations.member_listing(info.context.caller)
         request = page_request(first, after, last, before)
         return await nested_connection(info, self.database_id, listing, request, Member.of)
+
+    @strawberry.field(description="Its secrets by name: names and dates only, never values.")
+    async def secrets(
+        self, info: GraphInfo, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Annotated[Secret, strawberry.lazy("schema.secrets")]]:
+        from schema.secrets import secret_connection
+
+        return await secret_connection(info, "organization", self.database_id, page_request(first, after, last, before))
 
     @strawberry.field(description="Folders inside its folder, for a new workspace to adopt.")
     async def folders(

@@ -25,6 +25,7 @@ from store import models
 if TYPE_CHECKING:
     from schema.executions import Execution, ExecutionStatus
     from schema.sandboxes import OperationStatus, Sandbox, SandboxOperation
+    from schema.secrets import Secret
     from schema.tasks import QueueStatus, Task, TaskKind, TaskStatus
     from schema.workflows import Workflow, WorkflowVersion
 
@@ -209,6 +210,14 @@ class Project(ContextScope):
         return await nested_connection(
             info, self.database_id, listing, request, SandboxOperation.of, list_key(statuses)
         )
+
+    @strawberry.field(description="Its secrets by name: names and dates only, never values.")
+    async def secrets(
+        self, info: GraphInfo, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Annotated[Secret, strawberry.lazy("schema.secrets")]]:
+        from schema.secrets import secret_connection
+
+        return await secret_connection(info, "project", self.database_id, page_request(first, after, last, before))
 
     @strawberry.field(description="How many of its tasks wait and run now.")
     async def queue_status(self, info: GraphInfo) -> Annotated[QueueStatus, strawberry.lazy("schema.tasks")]:

@@ -3,25 +3,23 @@ Server-Sent Events (graphql-sse) and multipart subscriptions, WebSocket (graphql
 legacy graphql-ws, text frames only), and the GraphiQL explorer, every asset of it served from here.
 
 Authentication: the `Authorization: Bearer` header over HTTP, `connection_init`'s `authorization` over
-WebSocket. Sizes: a body over the limit is refused with 413 before it is read whole; a WebSocket message
-over its limit closes the socket with 1009."""
+WebSocket. Sizes are limited around it: the body-limit middleware (413, rendered by `too_large`) and
+uvicorn's WebSocket message size (close 1009)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
-from strawberry.http.exceptions import NonTextMessageReceived
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -36,7 +34,7 @@ from schema.graphiql import graphiql_page
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 MULTIPART_SUBSCRIPTION_PROTOCOL = "multipart-subscription"
-CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013
 HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
@@ -118,34 +116,21 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             self.tasks.pop(operation_id, None)
 
 
-class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
-    """Text messages only, each at most the view's `max_message_bytes`; a larger one closes with 1009."""
+class TryAgainAdapter(ASGIWebSocketAdapter):
+    """A socket refused for opening too often closes with 1013 and when to retry, on both protocols
+    (Strawberry closes a refused one with 4403, or 1011 on the legacy protocol)."""
 
-    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
-        limit = self.view.max_message_bytes  # type: ignore[attr-defined]
-        try:
-            while self.ws.application_state != WebSocketState.DISCONNECTED:
-                text = await self.ws.receive_text()
-                if len(text) > limit:
-                    await self.ws.close(CLOSE_MESSAGE_TOO_BIG, f"message larger than {limit} bytes")
-                    return
-                try:
-                    yield self.view.decode_json(text)
-                except ValueError:
-                    if not ignore_parsing_errors:
-                        raise
-        except KeyError as error:
-            raise NonTextMessageReceived from error
-        except WebSocketDisconnect:
-            return
+    async def close(self, code: int, reason: str) -> None:
+        retry = getattr(self.ws.state, "try_again", None)
+        await super().close(CLOSE_TRY_AGAIN, retry) if retry else await super().close(code, reason)
 
 
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
-    websocket_adapter_class = LimitedWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = TryAgainAdapter  # type: ignore[assignment]
 
-    def __init__(self, schema: Any, max_body_bytes: int, max_message_bytes: int, max_subscriptions: int = 100) -> None:
+    def __init__(self, schema: Any, max_subscriptions: int = 100) -> None:
         super().__init__(
             schema,
             graphql_ide=None,
@@ -157,8 +142,6 @@ class GraphQLView(GraphQL[Context, None]):
             ),
             max_subscriptions_per_connection=max_subscriptions,
         )
-        self.max_body_bytes = max_body_bytes
-        self.max_message_bytes = max_message_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -173,41 +156,13 @@ class GraphQLView(GraphQL[Context, None]):
             await graphiql_page(request)(scope, receive, send)
             return
         try:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
-                raise self._too_large()
-            response = await self.run(Request(scope, self._counted(receive)))
+            response = await self.run(Request(scope, receive))
         except _Refused as refused:
-            response = self._refusal(request, refused.status, refused.code, refused.message)
+            response = refusal(scope, refused.status, refused.code, refused.message)
         except HTTPException as error:
-            response = self._refusal(
-                request, error.status_code, HTTP_CODES.get(error.status_code, "BAD_REQUEST"), error.reason
-            )
+            code = HTTP_CODES.get(error.status_code, "BAD_REQUEST")
+            response = refusal(scope, error.status_code, code, error.reason)
         await response(scope, receive, send)
-
-    def _too_large(self) -> _Refused:
-        return _Refused(413, "REQUEST_TOO_LARGE", f"The request body is larger than {self.max_body_bytes} bytes")
-
-    def _counted(self, receive: Receive) -> Receive:
-        """`receive` that refuses a body (chunked, or lying about its length) once it passes the limit."""
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise self._too_large()
-            return message
-
-        return counted
-
-    def _refusal(self, request: Request, status: int, code: str, message: str) -> Response:
-        """A request refused before any GraphQL ran, as a GraphQL error body with its code."""
-        body = {"errors": [coded(message, code).formatted]}
-        media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in request.headers.get("accept", "") else "application/json"
-        return Response(orjson.dumps(body), status_code=status, media_type=media)
 
     def encode_json(self, data: object) -> str:
         """Text, never bytes: the ASGI adapter sends a str as a text frame, which every client expects."""
@@ -272,12 +227,34 @@ class GraphQLView(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """Sign the socket in; one that opens too often (per address, then per user) is refused with 1013."""
+        rt, socket = context.rt, context.request
         params = context.connection_params or {}
         token = _bearer(params.get("authorization") or params.get("Authorization") or params.get("token"))
-        await _sign_in(context, token)
+        try:
+            rt.admission.socket_from(socket.client.host if socket.client else None)
+            await _sign_in(context, token)
+            if context.caller_or_none is not None:
+                rt.admission.socket_of(context.caller_or_none.user_id)
+        except DomainError as error:
+            socket.state.try_again = error.message[:120]
+            raise ConnectionRejectionError({"code": error.code, "message": error.message}) from None
         if context.caller_or_none is None:
             raise ConnectionRejectionError({"code": "UNAUTHORIZED", "message": "a valid access token is required"})
         return None
+
+
+def refusal(scope: Scope, status: int, code: str, message: str) -> Response:
+    """A request refused before any GraphQL ran, as a GraphQL error body with its code."""
+    body = {"errors": [coded(message, code).formatted]}
+    accepted = Request(scope).headers.get("accept", "")
+    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accepted else "application/json"
+    return Response(orjson.dumps(body), status_code=status, media_type=media)
+
+
+def too_large(scope: Scope, limit: int) -> Response:
+    """The refusal of a body over the limit (REQUEST_BODY_MAX_BYTES), for the body-limit middleware."""
+    return refusal(scope, 413, "PAYLOAD_TOO_LARGE", f"The request body is larger than the limit of {limit} bytes")
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

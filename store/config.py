@@ -78,12 +78,17 @@ class Settings:
     memory_index_save_seconds: float = 2.0
     context_chunk_chars: int = 1500
     context_import_max_bytes: int = 2 * 1024 * 1024
-    graphql_max_body_bytes: int = 1024 * 1024
-    graphql_max_message_bytes: int = 256 * 1024
-    """The largest GraphQL request body, and the largest message on a GraphQL WebSocket."""
     graphql_max_cost: int = 100_000
     """How many objects one GraphQL operation may ask for (page sizes multiplied down the tree)."""
     graphql_max_depth: int = 20
+    secrets_key: str | None = None
+    """Base64 of the 32-byte key that seals stored secrets; generated into DATA_DIR/secrets-key when unset."""
+    request_body_max_bytes: int = 1024 * 1024
+    ws_max_message_bytes: int = 1024 * 1024
+    socket_opens_per_minute_per_user: int = 120
+    socket_opens_per_minute_per_address: int = 300
+    logins_per_minute_per_user: int = 60
+    logins_per_minute_per_address: int = 300
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -128,8 +133,13 @@ class Settings:
             memory_index_save_seconds=float(env.get("MEMORY_INDEX_SAVE_SECONDS") or 2.0),
             context_chunk_chars=_int(env, "CONTEXT_CHUNK_CHARS", 1500),
             context_import_max_bytes=_int(env, "CONTEXT_IMPORT_MAX_BYTES", 2 * 1024 * 1024),
-            graphql_max_body_bytes=_int(env, "GRAPHQL_MAX_BODY_BYTES", 1024 * 1024),
-            graphql_max_message_bytes=_int(env, "GRAPHQL_MAX_MESSAGE_BYTES", 256 * 1024),
             graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 100_000),
             graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 20),
+            secrets_key=env.get("SECRETS_KEY") or None,
+            request_body_max_bytes=_int(env, "REQUEST_BODY_MAX_BYTES", 1024 * 1024),
+            ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", 1024 * 1024),
+            socket_opens_per_minute_per_user=_int(env, "SOCKET_OPENS_PER_MINUTE_PER_USER", 120),
+            socket_opens_per_minute_per_address=_int(env, "SOCKET_OPENS_PER_MINUTE_PER_ADDRESS", 300),
+            logins_per_minute_per_user=_int(env, "LOGINS_PER_MINUTE_PER_USER", 60),
+            logins_per_minute_per_address=_int(env, "LOGINS_PER_MINUTE_PER_ADDRESS", 300),
         )

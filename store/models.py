@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -369,3 +370,25 @@ class TrackedFile(Base):
     last_sync: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (UniqueConstraint("scope_id", "file_path", name="uq_tracked_files_path"),)
+
+
+class Secret(Timestamped, Base):
+    """A secret for the tasks of one organization or one project (exactly one of the two), stored sealed:
+    AES-GCM with the service's secrets key, bound to its owner and name (see `store.secret_box`)."""
+
+    __tablename__ = "secrets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), default=None
+    )
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), default=None)
+    name: Mapped[str] = mapped_column(String(128))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name", name="uq_secrets_organization_name"),
+        UniqueConstraint("project_id", "name", name="uq_secrets_project_name"),
+        CheckConstraint("(organization_id IS NULL) <> (project_id IS NULL)", name="ck_secrets_one_owner"),
+    )

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import uvicorn
 
-from app import create_app
+from app import create_app, uvicorn_config
 from resolvers.runtime import Runtime
 from store.config import Settings
 from tests.docker_engine import IMAGE as TEST_IMAGE
@@ -69,14 +69,12 @@ def start_server(data_dir: Path, **env: str) -> LiveServer:
             "PORT": str(port),
             "AUTH_PASSWORD": ADMIN_PASSWORD,
             "HOST_BROWSE_ROOT": str(data_dir),
+            "LOG_LEVEL": "warning",
             **env,
         }
     )
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from app import SCHEMA_FILE
+from resolvers.workflows import TEMPLATE_ID
 from schema import build_schema
 from tests.conftest import Api, LiveServer, Tree, login_as, unique
 from tests.graphql_calls import (
@@ -128,12 +129,12 @@ def test_mutations_mirror_rest(server: LiveServer, alice: Api) -> None:
              folderPath: "p", workflowId: $wf, aiConfig: $c}) { project { id databaseId workflow { id } aiConfig }
              userErrors { field code message } } }""",
         w=ws["id"],
-        wf=gid("Workflow", "wf"),
+        wf=gid("Workflow", TEMPLATE_ID),
         c={"aiWindows": [{"type": "qwen"}]},
     )["project"]
-    # Bound to a workflow that does not exist: stored as asked (REST shows it), not reachable in the graph.
-    assert project["workflow"] is None and project["aiConfig"]["aiWindows"][0]["type"] == "qwen"
-    assert alice.get(f"/projects/{project['databaseId']}").json()["workflowId"] == "wf"
+    assert project["workflow"] == {"id": gid("Workflow", TEMPLATE_ID)}
+    assert project["aiConfig"]["aiWindows"][0]["type"] == "qwen"
+    assert alice.get(f"/projects/{project['databaseId']}").json()["workflowId"] == TEMPLATE_ID
     updated = mutate(
         alice,
         """mutation($id: ID!) { updateProject(input: {id: $id, workflowId: null, aiConfig: {aiWindows: [{type: "claude"}]}})

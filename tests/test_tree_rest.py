@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from resolvers.workflows import TEMPLATE_ID
 from tests.conftest import Api, LiveServer, Tree, make_tree, unique
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -92,10 +93,10 @@ def test_project_lifecycle(server: LiveServer, alice: Api) -> None:
     }
     project = alice.create(
         f"/workspaces/{tree.workspace['id']}/projects",
-        {"name": "Site", "folderPath": "site", "workflowId": "wf-1", "aiConfig": ai_config},
+        {"name": "Site", "folderPath": "site", "workflowId": TEMPLATE_ID, "aiConfig": ai_config},
     )
     assert project.keys() == PROJECT_KEYS
-    assert project["workspaceId"] == tree.workspace["id"] and project["workflowId"] == "wf-1"
+    assert project["workspaceId"] == tree.workspace["id"] and project["workflowId"] == TEMPLATE_ID
     assert project["aiConfig"]["aiWindows"][0]["type"] == "claude"
     assert project["aiConfig"]["portMappings"] == [{"hostPort": 8080, "containerPort": 80}]
     assert project["workflowState"] is None and project["sandboxId"] is None
@@ -110,7 +111,7 @@ def test_project_lifecycle(server: LiveServer, alice: Api) -> None:
         {"name": "Site 2", "folderPath": "site-2", "sandboxId": "abc123", "sandboxName": "flexy-abc"},
     ).json()
     assert updated["name"] == "Site 2" and updated["sandboxId"] == "abc123" and updated["sandboxName"] == "flexy-abc"
-    assert updated["workflowId"] == "wf-1", "fields not sent stay"
+    assert updated["workflowId"] == TEMPLATE_ID, "fields not sent stay"
     assert folder(server, org_path, ws_path, "site-2").is_dir()
     assert not folder(server, org_path, ws_path, "site").exists()
 

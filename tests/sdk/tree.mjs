@@ -169,7 +169,7 @@ async function main() {
     assert.equal(doomedRead.id, doomed.id);
     assert.deepEqual(doomedRead.aiConfig?.aiWindows?.map((w) => w.type), ['claude'], 'aiConfig persisted');
 
-    const workflowId = `wf-${suffix}`.slice(0, 36);
+    const workflowId = '00000000-0000-4000-8000-000000000001'; // the built-in template: everyone sees it
     const bound = await step('update project (name, workflowId)', () =>
       ws.updateProject(moving.id, { name: `SDK Proj renamed ${suffix}`, workflowId }),
     );
