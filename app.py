@@ -28,7 +28,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers import log_redaction, users, workflows
+from resolvers import log_redaction, sandbox_hosts, telemetry, users, workflows
+from resolvers.cluster import Cluster, new_replica_id
 from resolvers.execution_engine import ExecutionEngine
 from resolvers.rate_limit import Admission
 from resolvers.runtime import Runtime
@@ -38,14 +39,20 @@ from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
 from rest_compat import build_api
 from rest_compat.body_limit import BodyLimit
+from rest_compat.observability import Observability, metrics_route
 from sandbox import open_backend
+from sandbox.base import SandboxBackend
+from sandbox.hosts import MultiHostBackend, parse_hosts
 from schema import GraphQLView, Limits, build_schema
 from schema.graphiql import graphiql_asset
 from schema.view import too_large
-from store.bus import InProcessBus
+from store.brokers import Hub, open_broker
+from store.bus import EventBus, InProcessBus
+from store.cluster_bus import ClusterBus
 from store.config import Settings
 from store.db import Database
 from store.events import EventLog
+from store.locks import ClusterLocks, Namespace
 from store.memory_vectors import MemoryVectors
 from store.migrate import upgrade_to_head
 from store.secret_box import SecretBox, new_key_text, parse_key
@@ -116,45 +123,73 @@ def prepare_folders(settings: Settings) -> None:
     settings.base_root.mkdir(parents=True, exist_ok=True)
 
 
+async def open_sandboxes(settings: Settings) -> SandboxBackend:
+    """SANDBOX_HOSTS' Docker engines when set, else the one backend SANDBOX_BACKEND names."""
+    limits = {
+        "memory_bytes": settings.sandbox_memory_mb * 1024 * 1024,
+        "nano_cpus": int(settings.sandbox_cpus * 1e9),
+        "pids_limit": settings.sandbox_pids,
+    }
+    if settings.sandbox_hosts:
+        try:
+            specs = parse_hosts(settings.sandbox_hosts)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        return MultiHostBackend(specs, **limits)
+    return await open_backend(
+        settings.sandbox_backend,
+        url=settings.docker_host,
+        state_dir=settings.data_dir / "local-sandboxes",
+        **limits,
+    )
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Every runtime part, opened in order and closed in reverse."""
     prepare_folders(settings)
     database = Database(settings.database_url)
+    replica_id = new_replica_id(settings.replica_name)
+    broker = open_broker(settings.database_url, database.is_sqlite, settings.event_broker_url, replica_id)
+    hub = Hub(broker) if broker is not None else None
+    bus: EventBus = ClusterBus(hub, replica_id) if hub is not None else InProcessBus()
+    locks = ClusterLocks(database, settings.lease_seconds)
     try:
         await upgrade_to_head(database)
-        backend = await open_backend(
-            settings.sandbox_backend,
-            url=settings.docker_host,
-            state_dir=settings.data_dir / "local-sandboxes",
-            memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
-            nano_cpus=int(settings.sandbox_cpus * 1e9),
-            pids_limit=settings.sandbox_pids,
-        )
+        backend = await open_sandboxes(settings)
         try:
             rt = Runtime(
                 settings=settings,
                 db=database,
                 jwt_secret=load_jwt_secret(settings),
                 login_throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
-                events=EventLog(
-                    database, InProcessBus(), settings.event_retention_seconds, settings.event_retention_count
-                ),
+                events=EventLog(database, bus, settings.event_retention_seconds, settings.event_retention_count),
                 backend=backend,
                 memory=MemoryVectors(settings, database),
                 secret_box=load_secret_box(settings),
                 admission=Admission.from_settings(settings),
+                locks=locks,
             )
+            if isinstance(bus, ClusterBus):
+                bus.log = rt.events
+            rt.cluster = Cluster(rt, hub, replica_id)
+            rt.metrics = telemetry.Metrics(rt)
+            rt.events.on_delivered = rt.metrics.observe_delivery
             rt.operations = SandboxOperations(rt)
             rt.tasks = TaskScheduler(rt)
             rt.executions = ExecutionEngine(rt)
             try:
                 yield rt
             finally:
+                await rt.events.close()
                 await rt.memory.close()
         finally:
             await backend.close()
     finally:
+        await bus.close()
+        if hub is not None:
+            await hub.close()
+        await locks.dispose()
         await database.dispose()
 
 
@@ -177,23 +212,31 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with open_runtime(settings) as rt:
-            generated = await users.ensure_admin(rt)
-            if generated:
-                print(
-                    f"\n  Created admin user {settings.auth_username!r} with password: {generated}\n"
-                    "  It is shown only this once; set AUTH_PASSWORD to choose your own.\n",
-                    flush=True,
-                )
-            await reconcile(rt)
-            await workflows.seed_template(rt)
+            telemetry.setup_tracing(rt.cluster.replica_id)
+            await rt.events.bus.start()
+            await rt.cluster.register()
+            async with rt.locks.hold(Namespace.STARTUP, "start"):  # replicas starting together take turns
+                generated = await users.ensure_admin(rt)
+                if generated:
+                    print(
+                        f"\n  Created admin user {settings.auth_username!r} with password: {generated}\n"
+                        "  It is shown only this once; set AUTH_PASSWORD to choose your own.\n",
+                        flush=True,
+                    )
+                await reconcile(rt)
+                await workflows.seed_template(rt)
+            rt.cluster.start()
+            sandbox_hosts.connect(rt)
             rt.memory.start()
             pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
             app.state.runtime = rt
             log.info(
-                "serving on http://%s:%s (REST /api, GraphQL /graphql, sandboxes: %s)",
+                "replica %s serving on http://%s:%s (REST /api, GraphQL /graphql, sandboxes: %s, events: %s)",
+                rt.cluster.replica_id,
                 settings.host,
                 settings.port,
                 rt.backend.name,
+                rt.cluster.broker_health()["kind"],
             )
             try:
                 yield {"runtime": rt}
@@ -202,6 +245,8 @@ def create_app(settings: Settings) -> Starlette:
                 await rt.executions.shutdown()
                 await rt.tasks.shutdown()
                 await rt.operations.shutdown()
+                await rt.cluster.stop()
+                telemetry.shutdown_tracing()
 
     limits = Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
     graphql = GraphQLView(build_schema(limits))
@@ -211,10 +256,12 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql/assets/{name}", graphiql_asset, methods=["GET"]),
             Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            metrics_route,
             Mount("/api", build_api(settings)),
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(Observability)
     app.add_middleware(RequestIdMiddleware)
     return app
 

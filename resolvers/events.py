@@ -9,15 +9,26 @@ from resolvers.access import visible_project
 from resolvers.errors import invalid
 from resolvers.runtime import Caller, Runtime
 from store.bus import StoredEvent, SubscriberLagged
+from store.leases import Lease
 
 __all__ = ["StoredEvent", "SubscriberLagged", "follow_project", "parse_after", "record"]
 
 
 async def record(
-    rt: Runtime, project_id: str, subject_type: str, subject_id: str, type: str, **fields: Any
+    rt: Runtime,
+    project_id: str,
+    subject_type: str,
+    subject_id: str,
+    type: str,
+    *,
+    lease: Lease | None = None,
+    **fields: Any,
 ) -> StoredEvent:
-    """Store an event and publish it to the project's live subscribers."""
-    return await rt.events.append(project_id, subject_type, subject_id, type, fields)
+    """Store an event and publish it to the project's live subscribers (with `lease`: only while that lease
+    holds its task or execution, LeaseLost otherwise)."""
+    stored = await rt.events.append(project_id, subject_type, subject_id, type, fields, lease=lease)
+    assert stored is not None
+    return stored
 
 
 def parse_after(value: object) -> int | None:

@@ -1,17 +1,24 @@
 """The execution engine: runs a workflow execution's phases in definition order and their steps in order,
 each executable step as a task in the project's sandbox, waiting for it before the next.
 
-One driver (an asyncio task) per running execution. Every change of an execution's state happens under
-that execution's lock, so the driver and the pause, resume and cancel requests never interleave. Pause
-takes effect before the next step; cancel cancels the step's task. A driver stopped with the server
-leaves its execution `running`; at the next start `reconcile` drives it on from the step it was on.
+One driver (an asyncio task) per running execution, on the replica that holds the execution's lease
+(`store.leases`); every write of a driver names that lease, so a driver that lost it (its replica paused
+past the lease while another replica took over) writes nothing. Every change of an execution's state
+happens under that execution's lock, which holds across replicas (`store.locks`), so the driver and the
+pause, resume and cancel requests never interleave, whichever replicas they reach. Pause takes effect
+before the next step; cancel cancels the step's task. A driver stopped with its replica leaves its
+execution `running` and lets its lease go; another replica (or the next start) drives it on from the step
+it was on, as does any replica once the lease of a replica that died runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -35,15 +42,20 @@ from resolvers.execution_plan import (
 from resolvers.runtime import Runtime
 from resolvers.storage import full_storage_reason, until_stored
 from resolvers.task_scheduler import FINISHED as TASK_ENDS
-from resolvers.task_scheduler import INTERRUPTED
+from resolvers.task_scheduler import interrupted
 from resolvers.tasks import enqueue
 from resolvers.tx import writing
+from store import leases
+from store.leases import Lease, LeaseLost, fenced_update
+from store.locks import Namespace
 from store.models import Sandbox, Task, WorkflowExecution, new_id, utcnow
 
 log = logging.getLogger("orchestrator.executions")
 
 ACTIVE = ("initializing", "running")
 CANCELLED_STEP = "Cancelled with the execution"
+_DRIVING: contextvars.ContextVar[Lease | None] = contextvars.ContextVar("driving", default=None)
+"""Inside a driver: the lease it drives under (requests change executions without one)."""
 
 
 class ExecutionEngine:
@@ -51,19 +63,30 @@ class ExecutionEngine:
         self.rt = rt
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._leases: dict[str, Lease] = {}
 
-    def lock(self, execution_id: str) -> asyncio.Lock:
-        """The execution's lock; kept only while someone holds or waits for it, so idle ones cost nothing."""
-        lock = self._locks.get(execution_id)
-        if lock is None:
-            lock = self._locks[execution_id] = asyncio.Lock()
-        return lock
+    @asynccontextmanager
+    async def lock(self, execution_id: str) -> AsyncIterator[None]:
+        """The execution's lock, across replicas; its in-process part is kept only while someone holds or
+        waits for it, so idle ones cost nothing."""
+        local = self._locks.get(execution_id)
+        if local is None:
+            local = self._locks[execution_id] = asyncio.Lock()
+        async with local, self.rt.locks.hold(Namespace.EXECUTION, execution_id):
+            yield
 
-    def drive(self, execution_id: str) -> None:
-        """Run the execution on, unless a driver already does; call with its lock held."""
+    def drive(self, execution_id: str, lease: Lease | None = None) -> None:
+        """Run the execution on, unless a driver already does (here, or on the replica whose lease holds
+        it); call with its lock held."""
         if execution_id in self._drivers:
             return
-        self._drivers[execution_id] = asyncio.create_task(self._drive(execution_id), name=f"execution-{execution_id}")
+        self._drivers[execution_id] = asyncio.create_task(
+            self._drive(execution_id, lease), name=f"execution-{execution_id}"
+        )
+
+    def _driving(self, execution_id: str) -> Lease | None:
+        lease = _DRIVING.get()
+        return lease if lease is not None and lease.row_id == execution_id else None
 
     async def event(self, execution: WorkflowExecution, type: str, **fields: Any) -> None:
         await events.record(
@@ -72,6 +95,7 @@ class ExecutionEngine:
             "execution",
             execution.id,
             type,
+            lease=self._driving(execution.id),
             executionId=execution.id,
             workflowId=execution.workflow_id,
             **fields,
@@ -82,28 +106,55 @@ class ExecutionEngine:
             return await session.get(WorkflowExecution, execution_id)
 
     async def save(self, execution: WorkflowExecution, **values: Any) -> None:
-        """Store changed columns (a vanished execution, deleted with its project, stays vanished)."""
+        """Store changed columns (a vanished execution, deleted with its project, stays vanished); a
+        driver's writes only while its lease holds the execution (LeaseLost otherwise)."""
+        lease = self._driving(execution.id)
         async with writing(self.rt) as session:
-            await session.execute(
-                update(WorkflowExecution).where(WorkflowExecution.id == execution.id).values(**values)
-            )
+            if lease is not None:
+                await fenced_update(session, self.rt.db, lease, **values)
+            else:
+                await session.execute(
+                    update(WorkflowExecution).where(WorkflowExecution.id == execution.id).values(**values)
+                )
         for name, value in values.items():
             setattr(execution, name, value)
 
-    async def _drive(self, execution_id: str) -> None:
+    async def _claim(self, execution_id: str) -> Lease | None:
+        cluster = self.rt.cluster
+        async with writing(self.rt) as session:
+            return await leases.claim_execution(
+                session, self.rt.db, execution_id, cluster.replica_id, cluster.lease_seconds
+            )
+
+    async def _let_go(self, execution_id: str) -> None:
+        """Stop driving: let the lease go, so that whichever replica resumes the execution can drive it."""
+        self._drivers.pop(execution_id, None)
+        lease = self._leases.pop(execution_id, None)
+        if lease is not None:
+            async with writing(self.rt) as session:
+                await leases.release(session, self.rt.db, lease)
+
+    async def _drive(self, execution_id: str, lease: Lease | None) -> None:
         try:
+            lease = lease or await self._claim(execution_id)
+            if lease is None:
+                return  # another replica's lease holds it: that replica drives it
+            self._leases[execution_id] = lease
+            _DRIVING.set(lease)
             while True:
                 async with self.lock(execution_id):
                     task_id = await self._advance(execution_id)
                     if task_id is None:
                         # Leave under the lock, so a resume that comes next starts a new driver.
-                        self._drivers.pop(execution_id, None)
+                        await self._let_go(execution_id)
                         return
                 task = await self.rt.tasks.wait_until_finished(task_id)
                 async with self.lock(execution_id):
                     await self._settle(execution_id, task_id, task)
         except asyncio.CancelledError:
             raise
+        except LeaseLost:
+            log.warning("execution %s: this replica's lease was lost; another replica drives it", execution_id)
         except Exception as failure:  # fail the execution with the surprise instead of leaving it running
             reason = full_storage_reason(failure)
             if reason is None:
@@ -121,6 +172,15 @@ class ExecutionEngine:
         finally:
             if self._drivers.get(execution_id) is asyncio.current_task():
                 self._drivers.pop(execution_id)
+                if (held := self._leases.pop(execution_id, None)) is not None:
+                    await asyncio.shield(self._release_quietly(held))
+
+    async def _release_quietly(self, lease: Lease) -> None:
+        try:
+            async with writing(self.rt) as session:
+                await leases.release(session, self.rt.db, lease)
+        except Exception as error:  # noqa: BLE001 - it runs out by itself
+            log.warning("could not let go of the lease of execution %s: %s", lease.row_id, error)
 
     async def _fail_if_running(self, execution_id: str, error: str) -> None:
         async with self.lock(execution_id):
@@ -187,7 +247,7 @@ class ExecutionEngine:
     async def _queue(self, execution: WorkflowExecution, task: Task, kind: str) -> None:
         async with self.rt.db.read() as session:
             record = await session.scalar(select(Sandbox).where(Sandbox.project_id == execution.project_id))
-        await enqueue(self.rt, execution.project_id, record, task, kind, execution.user_id)
+        await enqueue(self.rt, execution.project_id, record, task, kind, execution.user_id, self._driving(execution.id))
 
     async def _settle(self, execution_id: str, task_id: str, task: Task | None) -> None:
         """Record how the step's task ended. A step whose task the server's stop interrupted, or whose task
@@ -199,7 +259,7 @@ class ExecutionEngine:
         phase_index, step = _step_of_task(phases, task_id)
         if step is None:
             return
-        if task is None or (task.status == "failed" and task.error == INTERRUPTED):
+        if task is None or interrupted(task):
             step["status"], step["taskId"] = "pending", None
             await self.save(execution, phases=phases)
             return
@@ -262,18 +322,57 @@ class ExecutionEngine:
                 await self.rt.tasks.cancel(task)
 
     async def reconcile(self) -> int:
-        """At start: drive on every execution a previous process left initializing or running."""
-        async with self.rt.db.read() as session:
-            unfinished = (
-                await session.scalars(select(WorkflowExecution.id).where(WorkflowExecution.status.in_(ACTIVE)))
-            ).all()
-        for execution_id in unfinished:
-            async with self.lock(execution_id):
-                self.drive(execution_id)
-        return len(unfinished)
+        """At start: take over the executions earlier processes of this replica drove, then drive on every
+        active execution that no live replica holds."""
+        async with writing(self.rt) as session:
+            await session.execute(
+                update(WorkflowExecution)
+                .where(self.rt.cluster.earlier_incarnations(WorkflowExecution.lease_owner))
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+        return await self.adopt_orphans()
+
+    async def adopt_orphans(self) -> int:
+        """Claim and drive active executions that no live lease holds (their replica died or stopped)."""
+        cluster = self.rt.cluster
+        async with writing(self.rt) as session:
+            candidates = [i for i in await leases.orphaned_executions(session, self.rt.db) if i not in self._drivers]
+            claimed = [
+                lease
+                for execution_id in candidates
+                if (
+                    lease := await leases.claim_execution(
+                        session, self.rt.db, execution_id, cluster.replica_id, cluster.lease_seconds
+                    )
+                )
+                is not None
+            ]
+        for lease in claimed:
+            log.info("driving on execution %s, which no live replica held", lease.row_id)
+            self.drive(lease.row_id, lease)
+        cluster.executions_adopted += len(claimed)
+        return len(claimed)
+
+    def leases(self) -> dict[str, Lease]:
+        return dict(self._leases)
+
+    def keep_leases(self, held_before: dict[str, Lease], renewed: dict[str, int]) -> int:
+        """After a renewal: stop the drivers whose lease did not renew (another replica drives on)."""
+        lost = 0
+        for execution_id, lease in held_before.items():
+            if self._leases.get(execution_id) != lease or renewed.get(execution_id) == lease.fence:
+                continue
+            lost += 1
+            log.warning("execution %s: this replica's lease was lost; stopping its driver", execution_id)
+            self._leases.pop(execution_id, None)
+            driver = self._drivers.pop(execution_id, None)
+            if driver is not None:
+                driver.cancel()
+        return lost
 
     async def shutdown(self) -> None:
-        """Stop the drivers; their executions stay `running` for the next start to continue."""
+        """Stop the drivers; their executions stay `running`, and their leases go, so that another replica
+        (or the next start) continues them at once."""
         drivers = list(self._drivers.values())
         for driver in drivers:
             driver.cancel()

@@ -14,13 +14,16 @@ from sandbox.base import SandboxBackend
 from store.config import Settings
 from store.db import Database
 from store.events import EventLog
+from store.locks import ClusterLocks
 from store.memory_vectors import MemoryVectors
 from store.secret_box import SecretBox
 
 if TYPE_CHECKING:
+    from resolvers.cluster import Cluster
     from resolvers.execution_engine import ExecutionEngine
     from resolvers.sandbox_operations import SandboxOperations
     from resolvers.task_scheduler import TaskScheduler
+    from resolvers.telemetry import Metrics
 
 
 @dataclass
@@ -34,9 +37,12 @@ class Runtime:
     memory: MemoryVectors
     secret_box: SecretBox
     admission: Admission
+    locks: ClusterLocks
     operations: SandboxOperations = field(init=False)
     tasks: TaskScheduler = field(init=False)
     executions: ExecutionEngine = field(init=False)
+    cluster: Cluster = field(init=False)
+    metrics: Metrics = field(init=False)
     auth_cache: AuthCache = field(default_factory=AuthCache)
     storage: StorageState = field(default_factory=StorageState)
     started_at: float = field(default_factory=time.monotonic)

@@ -12,15 +12,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 
 from resolvers import events, sandboxes
 from resolvers.access import in_visible_project, visible_operation, visible_project
+from resolvers.cluster import alive_replicas
 from resolvers.errors import DomainError, invalid
 from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.tx import writing
-from store.models import Sandbox, SandboxOperation, utcnow
+from store.models import Replica, Sandbox, SandboxOperation, utcnow
 
 log = logging.getLogger("orchestrator.sandbox-operations")
 
@@ -108,6 +109,7 @@ class SandboxOperations:
             user_id=caller.user_id,
             progress=_progress("Waiting to start", 0, len(plan)),
             steps=[{"id": step.id, "name": step.name, "status": "pending"} for step in plan],
+            replica_id=self.rt.cluster.replica_id,
         )
         async with writing(self.rt) as session:
             session.add(operation)
@@ -185,13 +187,34 @@ class SandboxOperations:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def reconcile(self) -> int:
-        """At start: operations a previous process left unfinished are failed with the reason."""
+        """At start: operations earlier processes of this replica left unfinished are failed with the reason."""
+        owned = self.rt.cluster.earlier_incarnations(SandboxOperation.replica_id)
+        return await self._fail_unfinished(owned, lambda _name: INTERRUPTED, announce=False)
+
+    async def reap(self) -> int:
+        """Fail the unfinished operations of replicas whose lease ran out, naming the replica."""
+        gone = or_(SandboxOperation.replica_id.is_(None), SandboxOperation.replica_id.not_in(alive_replicas(self.rt)))
+        return await self._fail_unfinished(
+            gone, lambda name: f"The replica {name or '(unknown)'} running the operation stopped"
+        )
+
+    async def _fail_unfinished(
+        self, which: ColumnElement[bool], reason: Callable[[str | None], str], announce: bool = True
+    ) -> int:
         async with writing(self.rt) as session:
             stale = (
-                await session.scalars(select(SandboxOperation).where(SandboxOperation.status.not_in(FINISHED)))
+                await session.execute(
+                    select(SandboxOperation, Replica.name)
+                    .outerjoin(Replica, Replica.id == SandboxOperation.replica_id)
+                    .where(SandboxOperation.status.not_in(FINISHED), which)
+                    .with_for_update(skip_locked=True, of=SandboxOperation)
+                )
             ).all()
-            for operation in stale:
-                _finish(operation, "failed", INTERRUPTED, "Interrupted")
+            for operation, name in stale:
+                _finish(operation, "failed", reason(name), "Interrupted")
+        if announce:
+            for operation, _name in stale:
+                await self._announce(operation)
         return len(stale)
 
 

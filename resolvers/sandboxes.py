@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, delete, select
 
-from resolvers import events
+from resolvers import events, sandbox_hosts
 from resolvers.access import in_visible_project, member_org_ids, visible_project, visible_sandbox
 from resolvers.errors import DomainError, conflict, invalid, missing
 from resolvers.pages import Listing, Ordering
@@ -17,7 +17,7 @@ from resolvers.sandbox_spec import build_spec, choose_image, sandbox_name
 from resolvers.tx import writing
 from resolvers.validation import optional_text
 from sandbox.base import ImageNotFound, SandboxError, SandboxInfo, SandboxNotFound, SandboxUnavailable
-from store.models import Project, Sandbox, UserSettings, Workspace
+from store.models import Project, Sandbox, SandboxReservation, UserSettings, Workspace
 
 
 @dataclass(frozen=True)
@@ -149,14 +149,7 @@ async def create_sandbox(
         settings,
     )
     with backend_errors():
-        if not await rt.backend.image_exists(spec.image):
-            await rt.backend.pull_image(spec.image)
-        created = await rt.backend.create(spec)
-        try:
-            live = await rt.backend.start(created.id)
-        except SandboxError:
-            await rt.backend.delete(created.id)
-            raise
+        created, live, host = await sandbox_hosts.create_placed(rt, spec)
     record = Sandbox(
         id=created.id,
         project_id=project.id,
@@ -166,9 +159,12 @@ async def create_sandbox(
         workdir=spec.container_workdir,
         folder_mapping=f"{spec.project_dir}:{spec.container_workdir}",
         created_by_id=caller.user_id,
+        host=host,
     )
     try:
         async with writing(rt) as session:
+            if host is not None:  # the place it took is now its record's
+                await session.execute(delete(SandboxReservation).where(SandboxReservation.project_id == project.id))
             session.add(record)
             stored = await session.get(Project, project.id)
             if stored is not None:
@@ -176,6 +172,8 @@ async def create_sandbox(
     except DomainError:
         with backend_errors(created.id):
             await rt.backend.delete(created.id)
+        if host is not None:
+            await sandbox_hosts.release(rt, project.id)
         raise conflict(f"Project {project.id} already has a sandbox") from None
     await announce(rt, project.id, created.id, "sandbox_created", image=spec.image)
     await announce(rt, project.id, created.id, "sandbox_started")

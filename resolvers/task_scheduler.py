@@ -1,7 +1,12 @@
-"""The task scheduler: one FIFO queue per project, at most the project's `task_limit` running at once.
+"""The task scheduler: one FIFO queue per project, at most the project's `task_limit` running at once
+across every replica.
 
-The database is the queue: a task waits as `queued` and is claimed by a conditional update, under a
-per-project lock that cancelling also takes, so a task is either claimed or cancelled, never both.
+The database is the queue: a task waits as `queued` and is claimed with a lease (`store.leases`: the
+project's running tasks counted under its lock, the oldest queued ones taken with SKIP LOCKED), so a task is
+either claimed or cancelled, never both, and by one replica only. The claiming replica renews the lease
+while the task runs (`resolvers.cluster`); every write of the running task names the lease, so a replica
+that lost it (paused past its expiry while another replica failed the task) writes nothing more and kills
+the command. Waiting for a task's end and cancelling it work whichever replica runs it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from resolvers import events, sandboxes, secrets, task_context
+from resolvers import sandboxes, secrets, task_context
+from resolvers.cluster import is_lost_replica
 from resolvers.errors import DomainError
 from resolvers.runtime import Runtime
 from resolvers.secret_masking import Masker
@@ -24,8 +30,10 @@ from resolvers.storage import full_storage_reason, until_stored
 from resolvers.task_runner import OutputBuffer, artifacts_between, command_argv, host_folder, snapshot
 from resolvers.tx import writing
 from sandbox._command import KILLED_EXIT_CODE, NOT_FOUND_EXIT_CODE
-from sandbox.base import RunningCommand
-from store.models import Project, Sandbox, Task, utcnow
+from sandbox.base import RunningCommand, SandboxUnavailable
+from store.bus import SubscriberLagged, Subscription
+from store.leases import Lease, LeaseLost, claim_queued_tasks, fenced_update
+from store.models import Sandbox, Task, utcnow
 
 log = logging.getLogger("orchestrator.tasks")
 
@@ -35,13 +43,30 @@ RECHECK_SECONDS = 30.0
 """How often a waiter on a task's end reads its record again even without an announcement."""
 FLUSH_SECONDS = 1.0
 """How often a running task's output so far is written to its record, for readers of the task."""
+END_EVENTS = ("task_completed", "task_failed", "task_cancelled")
 
 
-async def task_event(rt: Runtime, subject: Task, type: str, **fields: Any) -> None:
-    """Record a task's event; a workflow step's task events name their execution too."""
+class LeaseGone(asyncio.CancelledError):
+    """Raised into a runner whose lease another replica took over: it stops (killing its command) and
+    writes nothing more. A CancelledError, so that every cancellation path of the runner takes it."""
+
+
+def interrupted(task: Task) -> bool:
+    """Whether the task died with its replica (a restart, or a replica that stopped renewing its lease)
+    rather than ending on its own: a workflow step runs such a task again."""
+    return task.status == "failed" and (task.error == INTERRUPTED or is_lost_replica(task.error))
+
+
+async def task_event(
+    rt: Runtime, subject: Task, type: str, *, lease: Lease | None = None, wait: bool = True, **fields: Any
+) -> None:
+    """Record a task's event; a workflow step's task events name their execution too. With `lease`, only
+    while that lease holds the task."""
     if subject.execution_id:
         fields["executionId"] = subject.execution_id
-    await events.record(rt, subject.project_id, "task", subject.id, type, taskId=subject.id, **fields)
+    await rt.events.append(
+        subject.project_id, "task", subject.id, type, {"taskId": subject.id, **fields}, lease=lease, wait=wait
+    )
 
 
 class TaskScheduler:
@@ -53,43 +78,32 @@ class TaskScheduler:
         self._wakers: set[asyncio.Task[None]] = set()
         self._finish_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._stopping = False
+        self._leases: dict[str, Lease] = {}
+        self._decided: set[str] = set()
+        """Tasks whose end this replica has written (fenced): their end events need no lease any more."""
+        self._gone: set[str] = set()
+        """Tasks whose lease another replica took over: their runners write nothing more."""
+        self._aborts: dict[str, str] = {}
+        """Why a runner was cancelled, when it is to fail rather than end `cancelled`."""
 
     def _lock(self, project_id: str) -> asyncio.Lock:
         return self._locks.setdefault(project_id, asyncio.Lock())
 
-    def running_in(self, project_id: str) -> int:
-        return sum(1 for task_id in self._running if self._project_of.get(task_id) == project_id)
-
     async def wake(self, project_id: str) -> None:
-        """Start the project's oldest queued tasks while it has free slots."""
+        """Start the project's oldest queued tasks while it has free slots (counted across replicas)."""
         if self._stopping:
             return
+        cluster = self.rt.cluster
         async with self._lock(project_id):
-            async with self.rt.db.read() as session:
-                limit = await session.scalar(select(Project.task_limit).where(Project.id == project_id))
-                free = (limit or 0) - self.running_in(project_id)
-                if free <= 0:
-                    return
-                waiting = (
-                    await session.scalars(
-                        select(Task.id)
-                        .where(Task.project_id == project_id, Task.status == "queued")
-                        .order_by(Task.created_at, Task.id)
-                        .limit(free)
-                    )
-                ).all()
-            for task_id in waiting:
-                async with writing(self.rt) as session:
-                    claimed = await session.execute(
-                        update(Task)
-                        .where(Task.id == task_id, Task.status == "queued")
-                        .values(status="running", start_time=utcnow())
-                    )
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                    continue
-                runner = asyncio.create_task(self._run(task_id), name=f"task-{task_id}")
-                self._running[task_id] = runner
-                self._project_of[task_id] = project_id
+            async with writing(self.rt) as session:
+                claimed = await claim_queued_tasks(
+                    session, self.rt.db, project_id, cluster.replica_id, cluster.lease_seconds
+                )
+            for lease in claimed:
+                self._leases[lease.row_id] = lease
+                runner = asyncio.create_task(self._run(lease.row_id), name=f"task-{lease.row_id}")
+                self._running[lease.row_id] = runner
+                self._project_of[lease.row_id] = project_id
 
     def wake_soon(self, project_id: str) -> None:
         """Start the project's queued tasks in the background; on a full disk, once there is space again."""
@@ -119,29 +133,56 @@ class TaskScheduler:
             self.rt.storage.note_full(reason)
 
     async def wait_until_finished(self, task_id: str) -> Task | None:
-        """The task once it has completed, failed or been cancelled (None if it was deleted meanwhile).
+        """The task once it has completed, failed or been cancelled (None if it was deleted meanwhile), on
+        whichever replica it runs.
 
-        The waiter registers before reading the record, so an end between the two is not missed."""
+        The waiter registers (here, and on the project's live events for another replica's announcement)
+        before reading the record again, so an end between the two is not missed."""
         ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._finish_waiters.setdefault(task_id, set()).add(ended)
+        subscription: Subscription | None = None
         try:
             while True:
                 async with self.rt.db.read() as session:
                     task = await session.get(Task, task_id)
                 if task is None or task.status in FINISHED:
                     return task
-                # The end is announced by this process; the periodic look also notices a task deleted
-                # with its project while it waited, which no announcement covers.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(ended), RECHECK_SECONDS)
+                if subscription is None:
+                    subscription = self.rt.events.bus.subscribe(task.project_id)
+                    continue
+                # The periodic look also notices a task deleted with its project while it waited.
+                if not await self._end_announced(ended, subscription, task_id):
+                    self.rt.events.bus.unsubscribe(subscription)
+                    subscription = None
                 if ended.done():
                     ended = asyncio.get_running_loop().create_future()
                     self._finish_waiters.setdefault(task_id, set()).add(ended)
         finally:
+            if subscription is not None:
+                self.rt.events.bus.unsubscribe(subscription)
             waiters = self._finish_waiters.get(task_id, set())
             waiters.discard(ended)
             if not waiters:
                 self._finish_waiters.pop(task_id, None)
+
+    @staticmethod
+    async def _end_announced(ended: asyncio.Future[None], subscription: Subscription, task_id: str) -> bool:
+        """Wait for the task's end (announced here or in its events) or RECHECK_SECONDS; False when the
+        subscription fell behind and was dropped."""
+
+        async def watch() -> None:
+            while True:
+                event = await subscription.next()
+                if event.subject_type == "task" and event.subject_id == task_id and event.type in END_EVENTS:
+                    return
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await asyncio.wait({ended, watcher}, timeout=RECHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+            outcome = (await asyncio.gather(watcher, return_exceptions=True))[0]
+        return not isinstance(outcome, SubscriberLagged)
 
     def _announce_end(self, task_id: str) -> None:
         for ended in self._finish_waiters.pop(task_id, set()):
@@ -164,17 +205,85 @@ class TaskScheduler:
             finally:
                 self._announce_end(task.id)
             return
-        if runner is None:
+        if runner is not None:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            return
+        elsewhere = await self._ask_owners_to_cancel(Task.id == task.id)
+        if not elsewhere:
             raise DomainError("INVALID_STATUS", f"Task {task.id} is not queued or running", {"status": task.status})
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        await self._await_ends(elsewhere)
 
     async def cancel_running(self, project_id: str) -> None:
-        """Cancel the project's running tasks (its sandbox is going away); each ends `cancelled`."""
+        """Cancel the project's running tasks, here and on other replicas (its sandbox is going away); each
+        ends `cancelled`."""
         runners = [runner for task_id, runner in self._running.items() if self._project_of.get(task_id) == project_id]
         for runner in runners:
             runner.cancel()
+        elsewhere = await self._ask_owners_to_cancel(
+            Task.project_id == project_id, Task.lease_owner != self.rt.cluster.replica_id
+        )
         await asyncio.gather(*runners, return_exceptions=True)
+        await self._await_ends(elsewhere)
+
+    async def _ask_owners_to_cancel(self, *where: Any) -> list[str]:
+        """Mark running tasks to cancel and tell the replicas running them; returns their ids."""
+        async with writing(self.rt) as session:
+            rows = (
+                await session.execute(
+                    update(Task)
+                    .where(*where, Task.status == "running")
+                    .values(cancel_requested=True)
+                    .returning(Task.id, Task.lease_owner)
+                )
+            ).all()
+        for task_id, owner in rows:
+            if owner:
+                await self.rt.cluster.ask_to_cancel(task_id, owner)
+        return [task_id for task_id, _ in rows]
+
+    async def _await_ends(self, task_ids: list[str]) -> None:
+        """Wait (about one lease at most: a dead owner's tasks are failed by then) for tasks to end."""
+        if task_ids:
+            waits = asyncio.gather(*(self.wait_until_finished(task_id) for task_id in task_ids))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waits, self.rt.cluster.lease_seconds + 5)
+
+    def cancel_here(self, task_id: str) -> None:
+        """Another replica asked: cancel the task if it runs here."""
+        runner = self._running.get(task_id)
+        if runner is not None:
+            runner.cancel()
+
+    def abort(self, task_id: str, reason: str) -> None:
+        """Stop a running task here and fail it with `reason` (its sandbox host went away, say)."""
+        runner = self._running.get(task_id)
+        if runner is not None:
+            self._aborts[task_id] = reason
+            runner.cancel()
+
+    def running_here(self) -> dict[str, str]:
+        """Task id → project id of the tasks this replica runs."""
+        return dict(self._project_of)
+
+    def leases(self) -> dict[str, Lease]:
+        return dict(self._leases)
+
+    def keep_leases(self, held_before: dict[str, Lease], renewed: dict[str, int], cancel: set[str]) -> int:
+        """After a renewal: stop the runners whose lease did not renew (another replica took the task over),
+        cancel those another replica asked to cancel. Returns how many leases were lost."""
+        lost = 0
+        for task_id, lease in held_before.items():
+            if self._leases.get(task_id) != lease or task_id in self._decided:
+                continue  # ended meanwhile
+            if renewed.get(task_id) != lease.fence:
+                lost += 1
+                log.warning("task %s: this replica's lease was lost; stopping it without writing more", task_id)
+                self._gone.add(task_id)
+                self.cancel_here(task_id)
+            elif task_id in cancel:
+                self.cancel_here(task_id)
+        return lost
 
     async def _run(self, task_id: str) -> None:
         project_id = self._project_of[task_id]
@@ -213,9 +322,11 @@ class TaskScheduler:
             error = None if exit_code == 0 else _failure(argv[0], exit_code, command.timed_out, timeout, buffer)
             await self._end(task, started, buffer, exit_code=exit_code, artifacts=artifacts, error=error)
         except asyncio.CancelledError:
-            error = INTERRUPTED if self._stopping else None
-            status = "failed" if self._stopping else "cancelled"
+            error = self._aborts.pop(task_id, None) or (INTERRUPTED if self._stopping else None)
+            status = "failed" if error else "cancelled"
             await asyncio.shield(self._end(task, started, buffer, status=status, error=error))
+        except SandboxUnavailable as failure:  # its sandbox host stopped answering mid-run
+            await self._end(task, started, buffer, error=str(failure))
         except DomainError as failure:
             await self._end(task, started, buffer, error=failure.message)
         except Exception as failure:  # record any surprise on the task instead of leaving it running
@@ -227,6 +338,7 @@ class TaskScheduler:
         finally:
             self._running.pop(task_id, None)
             self._project_of.pop(task_id, None)
+            self._forget_lease(task_id)
             self.wake_soon(project_id)
 
     async def _ensure_running(self, record: Sandbox) -> None:
@@ -255,11 +367,45 @@ class TaskScheduler:
             raise
 
     async def _save(self, task_id: str, **values: Any) -> None:
-        async with writing(self.rt) as session:
-            await session.execute(update(Task).where(Task.id == task_id).values(**values))
+        """Write the running task's record, only while this replica's lease holds it; its end (a final
+        status) also lets the lease go."""
+        lease = self._leases.get(task_id)
+        if lease is None or task_id in self._decided:
+            async with writing(self.rt) as session:
+                await session.execute(update(Task).where(Task.id == task_id).values(**values))
+            return
+        final = values.get("status") in FINISHED
+        if final:
+            values = {**values, "lease_owner": None, "lease_expires_at": None}
+        try:
+            async with writing(self.rt) as session:
+                await fenced_update(session, self.rt.db, lease, **values)
+        except LeaseLost:
+            self._lose(task_id)
+        if final:
+            self._decided.add(task_id)
 
     async def _event(self, subject: Task, type: str, **fields: Any) -> None:
-        await task_event(self.rt, subject, type, **fields)
+        """A running task's event, only while this replica's lease holds it. Output is not waited for: the
+        log writes it in order, batched with what follows."""
+        lease = None if subject.id in self._decided else self._leases.get(subject.id)
+        try:
+            await task_event(self.rt, subject, type, lease=lease, wait=type != "output", **fields)
+        except LeaseLost:
+            self._lose(subject.id)
+
+    def _lose(self, task_id: str) -> None:
+        """Another replica took the task over: stop here, writing nothing more."""
+        if task_id not in self._gone:
+            log.warning("task %s: its lease is lost (paused past it?); its late writes are refused", task_id)
+            self._gone.add(task_id)
+        raise LeaseGone
+
+    def _forget_lease(self, task_id: str) -> None:
+        self._leases.pop(task_id, None)
+        self._decided.discard(task_id)
+        self._gone.discard(task_id)
+        self._aborts.pop(task_id, None)
 
     async def _step_progress(self, task: Task, status: str, progress: int) -> None:
         """For a workflow-step task: its step's state, in the SDK's words (`running`, not `in-progress`)."""
@@ -271,8 +417,12 @@ class TaskScheduler:
     async def _end(self, task: Task | None, started: float, buffer: OutputBuffer, **outcome: Any) -> None:
         """Record the task's end; a failure to (the server stopping on a full disk) is logged, never raised
         out of the task's runner, and the next start fails the task as interrupted."""
+        if task is not None and task.id in self._gone:
+            return  # another replica decided this task's end
         try:
             await self._finish(task, started, buffer, **outcome)
+        except LeaseGone:
+            return
         except Exception:
             log.exception("could not record the end of task %s", task.id if task else "?")
 
@@ -328,13 +478,22 @@ class TaskScheduler:
         finally:
             self._announce_end(task.id)  # after its events, so a waiting execution's events follow them
 
+    async def announce_abandoned(self, task: Task) -> None:
+        """The events of a task that another replica failed when its lease ran out (`resolvers.cluster`)."""
+        error = task.error or INTERRUPTED
+        await self._step_progress(task, "failed", 100)
+        await self._event(task, "task_failed", task=task.title, error=error, output=task.terminal_output or "")
+        self._announce_end(task.id)
+        self.wake_soon(task.project_id)
+
     async def reconcile(self) -> tuple[int, int]:
-        """At start: tasks left running are failed with the reason; queued ones are scheduled again."""
+        """At start: tasks left running by earlier processes of this replica are failed with the reason
+        (those of other replicas are theirs until their leases run out); queued ones are scheduled again."""
         async with writing(self.rt) as session:
             failed = await session.execute(
                 update(Task)
-                .where(Task.status == "running")
-                .values(status="failed", error=INTERRUPTED, end_time=utcnow())
+                .where(Task.status == "running", self.rt.cluster.earlier_incarnations(Task.lease_owner))
+                .values(status="failed", error=INTERRUPTED, end_time=utcnow(), lease_owner=None, lease_expires_at=None)
             )
             projects = (
                 await session.execute(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers import events, workflows
+from resolvers import events, telemetry, workflows
 from resolvers.access import in_visible_project, visible_project, visible_task
 from resolvers.errors import DomainError, invalid
 from resolvers.events import StoredEvent
@@ -23,6 +23,7 @@ from resolvers.task_runner import TASK_TYPES
 from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
 from resolvers.validation import UNSET, one_of, optional_object, optional_text, required_text
+from store.leases import Lease, hold
 from store.models import Project, Sandbox, Task, WorkflowVersion
 
 TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
@@ -162,16 +163,26 @@ async def _queue(rt: Runtime, caller: Caller, project_id: str, task: Task, kind:
 
 
 async def enqueue(
-    rt: Runtime, project_id: str, record: Sandbox | None, task: Task, kind: str, user_id: str | None
+    rt: Runtime,
+    project_id: str,
+    record: Sandbox | None,
+    task: Task,
+    kind: str,
+    user_id: str | None,
+    lease: Lease | None = None,
 ) -> Task:
-    """Queue a task in a sandbox whose project's access is already settled; 404 without a sandbox."""
+    """Queue a task in a sandbox whose project's access is already settled; 404 without a sandbox. With
+    `lease` (an execution's driver queueing a step), only while that lease holds the execution."""
     if record is None:
         raise DomainError(
             "CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox to run tasks in", {"projectId": project_id}
         )
     task.project_id, task.sandbox_id, task.task_type = project_id, record.id, kind
     task.status, task.user_id = "queued", user_id
+    task.trace_context = telemetry.current_trace_context()
     async with writing(rt) as session:
+        if lease is not None:
+            await hold(session, rt.db, lease)
         session.add(task)
     try:
         await task_event(rt, task, "task_queued", task=task.title, input={"prompt": task.prompt})

@@ -8,9 +8,10 @@ from typing import Any
 from starlette.requests import Request
 
 from resolvers import browsing, settings
-from resolvers.health import uptime_seconds
+from resolvers.health import cluster_health, uptime_seconds
 from resolvers.runtime import Caller
 from resolvers.storage import storage_health
+from rest_compat.cluster_shapes import cluster_json, is_admin_request
 from rest_compat.http import endpoint, field, read_body, runtime
 from rest_compat.shapes import iso, settings_json
 
@@ -61,6 +62,8 @@ async def project_folders(request: Request, caller: Caller) -> Any:
 async def health(request: Request) -> Any:
     rt = runtime(request)
     found = await storage_health(rt)
+    cluster = await cluster_health(rt)
+    detailed = await is_admin_request(rt, request)
     return {
         "status": "ok" if found.status == "ok" else "degraded",
         "uptime": uptime_seconds(rt),
@@ -70,6 +73,7 @@ async def health(request: Request) -> Any:
             "waitingWrites": found.waiting_writes,
             "lastFullAt": iso(datetime.fromtimestamp(found.last_full_at, UTC)) if found.last_full_at else None,
         },
+        **cluster_json(cluster, detailed),
     }
 
 

@@ -23,6 +23,7 @@ import contextlib
 import os
 import posixpath
 import re
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -201,13 +202,14 @@ class DockerBackend(SandboxBackend):
         socket_path: str | None = None,
         kill_grace: float = 0.5,
         connect_timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """`url`: the engine (default $DOCKER_HOST, else the local socket). `network`: a Docker network
         name for the containers (None: the engine's default bridge; "host" is refused). `init`: "auto",
         "keepalive" or "image" (see `uses_own_init`). `publish_host_ip`: where published ports listen
         ("" = all interfaces, as `docker run -p`). `socket_path`: the engine's socket on the engine's
         host, bound into sandboxes that ask for docker-out-of-docker (default: the path in a unix:// url,
-        else /var/run/docker.sock)."""
+        else /var/run/docker.sock). `ssl_context`: mutual TLS to a tcp:// engine (see `sandbox.hosts`)."""
         if network == "host":
             raise ValueError("sandboxes never use the host network")
         if init not in INIT_MODES:
@@ -224,6 +226,7 @@ class DockerBackend(SandboxBackend):
         self.kill_grace = kill_grace
         self.connect_timeout = connect_timeout
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
+        self._ssl_context = ssl_context
         self._docker: aiodocker.Docker | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -231,7 +234,8 @@ class DockerBackend(SandboxBackend):
     def _client(self) -> aiodocker.Docker:
         """Created on first use: an aiohttp session belongs to the running event loop."""
         if self._docker is None:
-            self._docker = aiodocker.Docker(url=self.url, timeout=self._timeout)
+            url = re.sub(r"^tcp://", "https://", self.url) if self._ssl_context else self.url
+            self._docker = aiodocker.Docker(url=url, timeout=self._timeout, ssl_context=self._ssl_context)
         return self._docker
 
     @contextlib.asynccontextmanager

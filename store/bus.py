@@ -1,8 +1,14 @@
 """Live fan-out of committed events to subscribers, per project.
 
-`EventBus` is the seam for a broker (Redis, NATS) that fans out across replicas; `InProcessBus`
-serves a single process. A subscriber that falls too far behind is dropped (its stream ends with
-`SubscriberLagged`) rather than let memory grow; it resumes from the event log by id.
+`EventBus` is the seam for a broker that fans out across replicas (`store.cluster_bus`: PostgreSQL
+LISTEN/NOTIFY or NATS JetStream); `InProcessBus` serves a single process. A subscriber that falls too far
+behind is dropped (its stream ends with `SubscriberLagged`) rather than let memory grow; it resumes from the
+event log by id.
+
+Each live event names the id of the project's event before it (`prev_id`): a subscriber that sees a
+`prev_id` other than the last id it has knows it missed something (a broker lost or reordered a notice)
+and reads the gap from the log, so a broker may lose, repeat or reorder and subscribers still see every
+event once, in order.
 """
 
 from __future__ import annotations
@@ -12,7 +18,12 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 DEFAULT_QUEUE_LIMIT = 10_000
 
@@ -26,6 +37,8 @@ class StoredEvent:
     type: str
     payload: dict[str, Any]
     created_at: datetime
+    prev_id: int | None = None
+    """The project's previous event (0: none); None when unknown (a subscriber then checks the log)."""
 
 
 class SubscriberLagged(Exception):
@@ -67,6 +80,20 @@ class EventBus(ABC):
 
     @abstractmethod
     def subscriber_count(self) -> int: ...
+
+    async def stage(self, session: AsyncSession, events: Sequence[StoredEvent]) -> None:  # noqa: B027
+        """Called inside the transaction that stores `events` (a broker's wake-up can commit with them)."""
+
+    async def publish_batch(self, events: Sequence[StoredEvent]) -> None:
+        """Called once the transaction that stored `events` has committed, in id order."""
+        for event in events:
+            await self.publish(event)
+
+    async def start(self) -> None:  # noqa: B027 - most buses have nothing to connect to
+        """Connect to the broker, if any."""
+
+    async def close(self) -> None:  # noqa: B027
+        """Disconnect from the broker, if any."""
 
 
 class InProcessBus(EventBus):

@@ -6,6 +6,7 @@ Every layer may read these; only `app.py` builds them.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,22 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     if raw not in ("true", "false", "1", "0", "yes", "no"):
         raise SystemExit(f"setting {name} must be true or false, got {raw!r}")
     return raw in ("true", "1", "yes")
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SystemExit(f"setting {name} must be at least 1, got {value}")
+    return value
+
+
+def _broker_url(raw: str | None) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if not value.startswith(("nats://", "tls://")):
+        raise SystemExit(f"setting EVENT_BROKER_URL must be a nats:// (or tls://) address, got {value!r}")
+    return value
 
 
 def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -89,6 +106,16 @@ class Settings:
     socket_opens_per_minute_per_address: int = 300
     logins_per_minute_per_user: int = 60
     logins_per_minute_per_address: int = 300
+    lease_seconds: int = 30
+    """How long a replica's claim on a task or an execution lasts without renewal (renewed every third of it)."""
+    replica_name: str = ""
+    """This process's name among the replicas (REPLICA_NAME, default host name and port); unique per replica."""
+    event_broker_url: str | None = None
+    """None: PostgreSQL LISTEN/NOTIFY with PostgreSQL, in-process with SQLite; `nats://…` for NATS JetStream."""
+    sandbox_hosts: str | None = None
+    """SANDBOX_HOSTS: several Docker engines with names and capacities (see `sandbox.hosts.parse_hosts`)."""
+    public_url: str | None = None
+    """How other replicas and operators reach this one (REPLICA_URL), shown in health."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -142,4 +169,9 @@ class Settings:
             socket_opens_per_minute_per_address=_int(env, "SOCKET_OPENS_PER_MINUTE_PER_ADDRESS", 300),
             logins_per_minute_per_user=_int(env, "LOGINS_PER_MINUTE_PER_USER", 60),
             logins_per_minute_per_address=_int(env, "LOGINS_PER_MINUTE_PER_ADDRESS", 300),
+            lease_seconds=_positive(env, "LEASE_SECONDS", 30),
+            replica_name=(env.get("REPLICA_NAME") or f"{socket.gethostname()}:{_int(env, 'PORT', 9900)}")[:200],
+            event_broker_url=_broker_url(env.get("EVENT_BROKER_URL")),
+            sandbox_hosts=(env.get("SANDBOX_HOSTS") or "").strip() or None,
+            public_url=env.get("REPLICA_URL") or None,
         )

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, Interval, event, func, literal
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from store.models import UTCDateTime, utcnow
 
 _BEGIN_MODE = "sqlite_begin_mode"
 
@@ -74,6 +77,14 @@ class Database:
         """A session whose transaction commits when the block ends without error."""
         async with self._writes() as session, session.begin():
             yield session
+
+    def now(self, plus_seconds: float = 0) -> ColumnElement[datetime]:
+        """The time as the database sees it (plus some seconds), for leases: replicas on hosts whose clocks
+        differ still agree on when a lease ends. SQLite serves one process, whose own clock is the one."""
+        if self.is_sqlite:
+            return literal(utcnow() + timedelta(seconds=plus_seconds), UTCDateTime())
+        clock = func.clock_timestamp(type_=UTCDateTime())
+        return clock + literal(timedelta(seconds=plus_seconds), Interval()) if plus_seconds else clock
 
     async def dispose(self) -> None:
         await self.engine.dispose()

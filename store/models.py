@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -149,12 +150,18 @@ class UserSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+EVENT_ID = BigInteger().with_variant(Integer, "sqlite")
+"""64-bit ids (an output line is an event: a 32-bit id runs out within weeks on a busy cluster); SQLite's
+INTEGER PRIMARY KEY is 64-bit already and must stay INTEGER to keep AUTOINCREMENT."""
+
+
 class Event(Base):
-    """One progress event. Ids only grow, so a subscriber resumes after the last id it saw."""
+    """One progress event. Ids only grow, so a subscriber resumes after the last id it saw: within a project
+    they grow in commit order too (`store.events` serializes a project's appends), which is what replay needs."""
 
     __tablename__ = "events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     subject_type: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[str] = mapped_column(String(128))
@@ -183,6 +190,8 @@ class Sandbox(Timestamped, Base):
     workdir: Mapped[str] = mapped_column(String(1024))
     folder_mapping: Mapped[str] = mapped_column(String(2048))
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    host: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The SANDBOX_HOSTS host it was placed on (None: the one sandbox backend of a single-host setup)."""
 
 
 class SandboxOperation(Base):
@@ -203,6 +212,8 @@ class SandboxOperation(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     start_time: Mapped[datetime] = mapped_column(default=utcnow)
     end_time: Mapped[datetime | None] = mapped_column(default=None)
+    replica_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The replica running it: an operation whose replica is gone is failed, naming it."""
 
 
 class Task(Base):
@@ -235,6 +246,16 @@ class Task(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer, default=None)
     execution_id: Mapped[str | None] = mapped_column(String(36), default=None)
     """The workflow execution whose step this task runs, if any."""
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The replica (incarnation id) that holds this row's lease, while one does."""
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    lease_fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Grows by one at every claim; every write of the holder names it, so a holder that lost the lease
+    (paused past its expiry while another replica took over) writes nothing."""
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """Set by a replica asked to cancel a task another replica runs; the runner's replica acts on it."""
+    trace_context: Mapped[str | None] = mapped_column(String(128), default=None)
+    """The W3C traceparent of the request that queued the task, so its run joins that trace."""
 
     __table_args__ = (
         Index("ix_tasks_project_created", "project_id", "created_at"),
@@ -307,6 +328,12 @@ class WorkflowExecution(Base):
     end_time: Mapped[datetime | None] = mapped_column(default=None)
     duration: Mapped[int | None] = mapped_column(Integer, default=None)
     """Milliseconds from start to end."""
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The replica (incarnation id) that holds this row's lease, while one does."""
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    lease_fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Grows by one at every claim; every write of the holder names it, so a holder that lost the lease
+    (paused past its expiry while another replica took over) writes nothing."""
 
     __table_args__ = (
         Index("ix_workflow_executions_project_created", "project_id", "created_at"),
@@ -392,3 +419,52 @@ class Secret(Timestamped, Base):
         UniqueConstraint("project_id", "name", name="uq_secrets_project_name"),
         CheckConstraint("(organization_id IS NULL) <> (project_id IS NULL)", name="ck_secrets_one_owner"),
     )
+
+
+class Replica(Base):
+    """One process serving the API (an incarnation: a restart is a new row), alive while its lease is."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    """REPLICA_NAME: stable across restarts; a new incarnation takes over the work of older ones at once."""
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_expires_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SandboxReservation(Base):
+    """A place taken on a sandbox host while a project's sandbox is being created there, so that replicas
+    creating sandboxes at the same time never put more on a host than its capacity."""
+
+    __tablename__ = "sandbox_reservations"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemoryChange(Base):
+    """A memory written or deleted, in commit order: each replica's FAISS index follows this log by cursor."""
+
+    __tablename__ = "memory_changes"
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    memory_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class ClusterSetting(Base):
+    """Facts every replica must agree on, such as fingerprints of the keys they share."""
+
+    __tablename__ = "cluster_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -45,6 +47,11 @@ class SecretBox:
         if len(key) != KEY_BYTES:
             raise ValueError(f"a secrets key is {KEY_BYTES} bytes")
         self._aead = AESGCM(key)
+        self._fingerprint = hmac.new(key, b"orchestrator secrets key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        """Tells two keys apart without revealing either (replicas check that they share one)."""
+        return self._fingerprint
 
     def seal(self, value: str, context: str) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
