@@ -53,6 +53,7 @@ from store.config import Settings
 from store.db import Database
 from store.events import EventLog
 from store.locks import ClusterLocks, Namespace
+from store.memory_follow import MemoryFollower
 from store.memory_vectors import MemoryVectors
 from store.migrate import upgrade_to_head
 from store.secret_box import SecretBox, new_key_text, parse_key
@@ -173,6 +174,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             if isinstance(bus, ClusterBus):
                 bus.log = rt.events
             rt.cluster = Cluster(rt, hub, replica_id)
+            if hub is not None:  # other replicas write memories too: follow their changes
+                rt.memory.changes.hub = hub
+                rt.memory.follower = MemoryFollower(rt.memory, rt.memory.changes, hub)
             rt.metrics = telemetry.Metrics(rt)
             rt.events.on_delivered = rt.metrics.observe_delivery
             rt.operations = SandboxOperations(rt)

@@ -101,6 +101,12 @@ class Cluster:
         return self.lease_seconds / 3
 
     @property
+    def claim_seconds(self) -> float:
+        """How long a claim lasts unrenewed: LEASE_SECONDS with PostgreSQL; with SQLite (one process, so
+        nobody to take over) a century, renewed by nobody; a restart takes over through `earlier_incarnations`."""
+        return self.lease_seconds if self.shared else 100 * 365 * 24 * 3600
+
+    @property
     def shared(self) -> bool:
         """Whether other replicas may share the database (PostgreSQL)."""
         return not self.rt.db.is_sqlite
@@ -143,7 +149,7 @@ class Cluster:
                     hostname=socket.gethostname()[:255],
                     pid=os.getpid(),
                     address=(rt.settings.public_url or f"http://{rt.settings.host}:{rt.settings.port}")[:255],
-                    lease_expires_at=utcnow() + timedelta(seconds=self.lease_seconds),
+                    lease_expires_at=utcnow() + timedelta(seconds=self.claim_seconds),
                 )
             )
             session.add(ClusterSetting(name=KEYS_SETTING + self.replica_id, value=fingerprint))
@@ -151,7 +157,9 @@ class Cluster:
         self.last_beat = time.monotonic()
 
     def start(self) -> None:
-        self._keeper = asyncio.create_task(self._keep_forever(), name="cluster-keeper")
+        """Keep this replica's leases, and watch the others' (with a shared database)."""
+        if self.shared:
+            self._keeper = asyncio.create_task(self._keep_forever(), name="cluster-keeper")
 
     async def stop(self) -> None:
         """Leave: the keeper stops; the row says so (its leases were released or failed by then)."""
@@ -163,7 +171,7 @@ class Cluster:
                 await session.execute(
                     update(Replica)
                     .where(Replica.id == self.replica_id)
-                    .values(stopped_at=utcnow(), lease_expires_at=self.rt.db.now())
+                    .values(stopped_at=utcnow(), lease_expires_at=utcnow())
                 )
         except Exception as error:  # noqa: BLE001 - its lease runs out by itself
             log.warning("could not record that this replica stopped: %s", error)
@@ -191,21 +199,22 @@ class Cluster:
         await self._forget_old_replicas()
 
     async def _renew_replica(self) -> None:
-        rt = self.rt
-        async with writing(rt) as session:
+        db = self.rt.db.background()
+        async with db.write() as session:
             await session.execute(
                 update(Replica)
                 .where(Replica.id == self.replica_id)
-                .values(heartbeat_at=utcnow(), lease_expires_at=rt.db.now(self.lease_seconds))
+                .values(heartbeat_at=utcnow(), lease_expires_at=db.now(self.claim_seconds))
             )
 
     async def _renew_leases(self) -> None:
         rt = self.rt
+        db = rt.db.background()
         held_tasks, held_executions = rt.tasks.leases(), rt.executions.leases()
-        async with writing(rt) as session:
-            tasks = await leases.renew(session, rt.db, Task, self.replica_id, self.lease_seconds, list(held_tasks))
+        async with db.write() as session:
+            tasks = await leases.renew(session, db, Task, self.replica_id, self.lease_seconds, list(held_tasks))
             executions = await leases.renew(
-                session, rt.db, WorkflowExecution, self.replica_id, self.lease_seconds, list(held_executions)
+                session, db, WorkflowExecution, self.replica_id, self.lease_seconds, list(held_executions)
             )
             cancel = set(
                 (
@@ -220,12 +229,13 @@ class Cluster:
     async def reap(self) -> int:
         """Fail the running tasks whose leases ran out, naming the replica that held them."""
         rt = self.rt
-        async with writing(rt) as session:
+        db = rt.db.background()
+        async with db.write() as session:
             rows = (
                 await session.execute(
                     select(Task, Replica.name)
                     .outerjoin(Replica, Replica.id == Task.lease_owner)
-                    .where(Task.status == "running", leases.expired(Task, rt.db.now()))
+                    .where(Task.status == "running", leases.expired(Task, db.now()))
                     .order_by(Task.start_time)
                     .limit(100)
                     .with_for_update(skip_locked=True, of=Task)
@@ -245,14 +255,13 @@ class Cluster:
 
     async def _start_waiting_tasks(self) -> None:
         """Queued tasks of projects with room (queued on a replica that died before it started them, say)."""
-        async with self.rt.db.read() as session:
+        async with self.rt.db.background().read() as session:
             projects = (await session.scalars(select(Task.project_id).where(Task.status == "queued").distinct())).all()
         for project_id in projects:
             await self.rt.tasks.wake(project_id)
 
     async def _forget_old_replicas(self) -> None:
-        rt = self.rt
-        async with writing(rt) as session:
+        async with self.rt.db.background().write() as session:
             old = select(Replica.id).where(Replica.lease_expires_at < utcnow() - REPLICA_HISTORY)
             await session.execute(
                 delete(ClusterSetting).where(ClusterSetting.name.in_(select(KEYS_SETTING + old.subquery().c.id)))

@@ -123,14 +123,14 @@ class ExecutionEngine:
         cluster = self.rt.cluster
         async with writing(self.rt) as session:
             return await leases.claim_execution(
-                session, self.rt.db, execution_id, cluster.replica_id, cluster.lease_seconds
+                session, self.rt.db, execution_id, cluster.replica_id, cluster.claim_seconds
             )
 
     async def _let_go(self, execution_id: str) -> None:
         """Stop driving: let the lease go, so that whichever replica resumes the execution can drive it."""
         self._drivers.pop(execution_id, None)
         lease = self._leases.pop(execution_id, None)
-        if lease is not None:
+        if lease is not None and self.rt.cluster.shared:  # with SQLite, the one replica claims it again
             async with writing(self.rt) as session:
                 await leases.release(session, self.rt.db, lease)
 
@@ -172,7 +172,7 @@ class ExecutionEngine:
         finally:
             if self._drivers.get(execution_id) is asyncio.current_task():
                 self._drivers.pop(execution_id)
-                if (held := self._leases.pop(execution_id, None)) is not None:
+                if (held := self._leases.pop(execution_id, None)) is not None and self.rt.cluster.shared:
                     await asyncio.shield(self._release_quietly(held))
 
     async def _release_quietly(self, lease: Lease) -> None:
@@ -342,7 +342,7 @@ class ExecutionEngine:
                 for execution_id in candidates
                 if (
                     lease := await leases.claim_execution(
-                        session, self.rt.db, execution_id, cluster.replica_id, cluster.lease_seconds
+                        session, self.rt.db, execution_id, cluster.replica_id, cluster.claim_seconds
                     )
                 )
                 is not None

@@ -65,8 +65,11 @@ async def save_memories(
                     await session.execute(delete(Memory).where(Memory.id.in_(removed)))
                 if also is not None:
                     await also(session)
+                await session.flush()  # new rows get their ids
+                await rt.memory.changes.record(session, [memory.id for memory in changed] + list(removed))
             await rt.memory.drop(index, removed)
             if vectors is not None:
                 await rt.memory.put(index, changed, vectors)
             else:
                 await rt.memory.retag(index, changed)
+        await rt.memory.changes.announce()

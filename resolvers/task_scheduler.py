@@ -97,7 +97,7 @@ class TaskScheduler:
         async with self._lock(project_id):
             async with writing(self.rt) as session:
                 claimed = await claim_queued_tasks(
-                    session, self.rt.db, project_id, cluster.replica_id, cluster.lease_seconds
+                    session, self.rt.db, project_id, cluster.replica_id, cluster.claim_seconds
                 )
             for lease in claimed:
                 self._leases[lease.row_id] = lease
@@ -147,11 +147,11 @@ class TaskScheduler:
                     task = await session.get(Task, task_id)
                 if task is None or task.status in FINISHED:
                     return task
-                if subscription is None:
-                    subscription = self.rt.events.bus.subscribe(task.project_id)
+                if subscription is None and self.rt.cluster.shared:  # another replica may run it
+                    subscription = self.rt.events.bus.subscribe(task.project_id, counted=False)
                     continue
                 # The periodic look also notices a task deleted with its project while it waited.
-                if not await self._end_announced(ended, subscription, task_id):
+                if not await self._end_announced(ended, subscription, task_id) and subscription is not None:
                     self.rt.events.bus.unsubscribe(subscription)
                     subscription = None
                 if ended.done():
@@ -166,12 +166,14 @@ class TaskScheduler:
                 self._finish_waiters.pop(task_id, None)
 
     @staticmethod
-    async def _end_announced(ended: asyncio.Future[None], subscription: Subscription, task_id: str) -> bool:
+    async def _end_announced(ended: asyncio.Future[None], subscription: Subscription | None, task_id: str) -> bool:
         """Wait for the task's end (announced here or in its events) or RECHECK_SECONDS; False when the
         subscription fell behind and was dropped."""
 
         async def watch() -> None:
-            while True:
+            if subscription is None:
+                await asyncio.Event().wait()
+            while subscription is not None:
                 event = await subscription.next()
                 if event.subject_type == "task" and event.subject_id == task_id and event.type in END_EVENTS:
                     return

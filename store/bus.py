@@ -51,6 +51,8 @@ class Subscription:
     limit: int = field(default_factory=lambda: DEFAULT_QUEUE_LIMIT)
     queue: asyncio.Queue[StoredEvent | None] = field(default_factory=asyncio.Queue)
     lagged: bool = False
+    counted: bool = True
+    """False for the service's own listeners (a driver waiting for a step's task), not clients."""
 
     def offer(self, event: StoredEvent) -> bool:
         """Queue the event; False (and an end marker after what is queued) when the queue is full."""
@@ -70,7 +72,7 @@ class Subscription:
 
 class EventBus(ABC):
     @abstractmethod
-    def subscribe(self, project_id: str) -> Subscription: ...
+    def subscribe(self, project_id: str, counted: bool = True) -> Subscription: ...
 
     @abstractmethod
     def unsubscribe(self, subscription: Subscription) -> None: ...
@@ -100,8 +102,8 @@ class InProcessBus(EventBus):
     def __init__(self) -> None:
         self._by_project: defaultdict[str, set[Subscription]] = defaultdict(set)
 
-    def subscribe(self, project_id: str) -> Subscription:
-        subscription = Subscription(project_id)
+    def subscribe(self, project_id: str, counted: bool = True) -> Subscription:
+        subscription = Subscription(project_id, counted=counted)
         self._by_project[project_id].add(subscription)
         return subscription
 
@@ -118,4 +120,5 @@ class InProcessBus(EventBus):
                 self.unsubscribe(subscription)
 
     def subscriber_count(self) -> int:
-        return sum(len(subscribers) for subscribers in self._by_project.values())
+        """Clients following events (the service's own listeners left out)."""
+        return sum(1 for subscribers in self._by_project.values() for s in subscribers if s.counted)

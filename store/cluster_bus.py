@@ -88,9 +88,9 @@ class ClusterBus(InProcessBus):
 
     # this replica's subscribers
 
-    def subscribe(self, project_id: str) -> Subscription:
+    def subscribe(self, project_id: str, counted: bool = True) -> Subscription:
         self._delivered.setdefault(project_id, None)
-        return super().subscribe(project_id)
+        return super().subscribe(project_id, counted)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         super().unsubscribe(subscription)
@@ -197,7 +197,7 @@ class ClusterBus(InProcessBus):
     async def sweep(self) -> None:
         if self.log is None or not self._delivered:
             return
-        heads = await self.log.heads(list(self._delivered))
+        heads = await self.log.heads(list(self._delivered), self.log.db.background())
         for project_id, head in heads.items():
             if project_id not in self._delivered:
                 continue

@@ -53,12 +53,18 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """Owns the engine and hands out sessions; `dispose()` must be awaited on shutdown."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        sizing = {"pool_size": pool_size, "max_overflow": pool_size} if pool_size and not self.is_sqlite else {}
         self.engine = create_async_engine(
-            url, pool_pre_ping=not self.is_sqlite, json_serializer=_json_text, json_deserializer=orjson.loads
+            url,
+            pool_pre_ping=not self.is_sqlite,
+            json_serializer=_json_text,
+            json_deserializer=orjson.loads,
+            **sizing,
         )
+        self._background: Database | None = None
         if self.is_sqlite:
             _tune_sqlite(self.engine)
         self.writer = self.engine.execution_options(**{_BEGIN_MODE: "IMMEDIATE"}) if self.is_sqlite else self.engine
@@ -86,5 +92,14 @@ class Database:
         clock = func.clock_timestamp(type_=UTCDateTime())
         return clock + literal(timedelta(seconds=plus_seconds), Interval()) if plus_seconds else clock
 
+    def background(self) -> Database:
+        """A second pool on the same database for the replica's own periodic work (lease renewals, sweeps),
+        so that it neither waits behind requests nor takes their connections."""
+        if self._background is None:
+            self._background = Database(self.url, pool_size=2)
+        return self._background
+
     async def dispose(self) -> None:
+        if self._background is not None:
+            await self._background.dispose()
         await self.engine.dispose()

@@ -241,11 +241,11 @@ class EventLog:
         async with self.db.read() as session:
             return await session.scalar(query) or 0
 
-    async def heads(self, project_ids: Sequence[str]) -> dict[str, int]:
-        """The newest event id of each project that has events."""
+    async def heads(self, project_ids: Sequence[str], db: Database | None = None) -> dict[str, int]:
+        """The newest event id of each project that has events (read through `db`, by default the log's)."""
         if not project_ids:
             return {}
-        async with self.db.read() as session:
+        async with (db or self.db).read() as session:
             return await self._heads(session, list(project_ids))
 
     async def replay(

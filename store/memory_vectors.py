@@ -23,6 +23,7 @@ from store.config import Settings
 from store.db import Database
 from store.embedding import Embedder
 from store.index_file import IndexFileError, read_checked, write_atomic
+from store.memory_follow import MemoryChangeLog, MemoryFollower
 from store.models import Memory, Organization, Project, Task, TrackedFile, Workspace
 from store.vector_index import Entry, Filter, VectorIndex, checksum_of
 
@@ -64,6 +65,10 @@ class MemoryVectors:
         self._ready = asyncio.Event()
         self._dirty = False
         self._tasks: list[asyncio.Task[None]] = []
+        self.changes = MemoryChangeLog(db)
+        """Every memory write is logged here, so that other replicas' indexes follow it."""
+        self.follower: MemoryFollower | None = None
+        """Applies the other replicas' changes (when the database is shared)."""
 
     @property
     def status(self) -> str:
@@ -85,7 +90,10 @@ class MemoryVectors:
             if self.error is None:
                 await self.sweep_orphans()
                 async with self.write_lock:
+                    cursor = await self.changes.head()  # before the index is checked: later changes are applied
                     self.index = await self._open_index()
+                if self.follower is not None:
+                    self.follower.start(cursor)
                 self._tasks.append(asyncio.create_task(self._save_forever(), name="memory-index-saver"))
         except Exception as error:
             log.exception("context memory failed to start")
@@ -198,6 +206,7 @@ class MemoryVectors:
                 return
             vectors = await self.embedder.embed([content for _, content in stale])
             async with self.db.write() as session:
+                await self.changes.record(session, [memory_id for memory_id, _ in stale])
                 for (memory_id, _), vector in zip(stale, vectors, strict=True):
                     await session.execute(
                         update(Memory)
@@ -219,6 +228,10 @@ class MemoryVectors:
         index = await self.ready()
         async with self.write_lock:
             yield self.index or index
+        self._dirty = True
+
+    def mark_dirty(self) -> None:
+        """The index changed outside `changing()` (another replica's change applied): save it soon."""
         self._dirty = True
 
     async def put(self, index: VectorIndex, memories: Sequence[Memory], vectors: np.ndarray) -> None:
@@ -256,6 +269,7 @@ class MemoryVectors:
             async with self.db.read() as session:
                 orphans = (await session.scalars(select(Memory.id).where(Memory.scope_id.not_in(live)))).all()
             async with self.db.write() as session:
+                await self.changes.record(session, orphans)
                 for start in range(0, len(orphans), REBUILD_BATCH):
                     await session.execute(delete(Memory).where(Memory.id.in_(orphans[start : start + REBUILD_BATCH])))
                 await session.execute(delete(TrackedFile).where(TrackedFile.scope_id.not_in(live)))
@@ -282,6 +296,8 @@ class MemoryVectors:
                 self._dirty = True
 
     async def close(self) -> None:
+        if self.follower is not None:
+            await self.follower.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

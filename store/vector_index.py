@@ -98,6 +98,12 @@ class VectorIndex:
     def kind(self) -> str:
         return "ivf" if isinstance(self._faiss, faiss.IndexIVF) else "flat"
 
+    def entry(self, memory_id: str) -> Entry | None:
+        """What the index holds for a memory (None when it holds none)."""
+        with self._lock:
+            slot = self._slot_of.get(memory_id)
+            return None if slot is None else self._entries[slot]
+
     def memory_ids(self) -> list[str]:
         with self._lock:
             return list(self._slot_of)
