@@ -8,8 +8,9 @@ from typing import Annotated
 import strawberry
 
 from resolvers.errors import invalid
-from resolvers.health import uptime_seconds
+from resolvers.health import cluster_health, uptime_seconds
 from schema.auth import AuthQueries
+from schema.cluster import ClusterState
 from schema.context import GraphInfo
 from schema.executions import Execution
 from schema.folders import FolderQueries
@@ -37,10 +38,16 @@ class Health:
     status: HealthStatus = strawberry.field(description="How it is.")
     uptime: float = strawberry.field(description="Seconds since it started.")
 
+    @strawberry.field(
+        description="The replica that answered, the replicas alive with their leases, the broker, the sandbox hosts."
+    )
+    async def cluster(self, info: GraphInfo) -> ClusterState:
+        return ClusterState.of(await cluster_health(info.context.rt))
+
 
 @strawberry.type(description="Every read starts here: `me` for your own things, or an object by its global id.")
 class Query(UserQueries, AuthQueries, WorkflowQueries, SandboxQueries, MemoryQueries, TaskQueries, FolderQueries):
-    @strawberry.field(description="Liveness; needs no token.")
+    @strawberry.field(description="Liveness and the cluster; needs no token.")
     def health(self, info: GraphInfo) -> Health:
         return Health(status=HealthStatus.OK, uptime=uptime_seconds(info.context.rt))
 

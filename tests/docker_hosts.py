@@ -124,9 +124,7 @@ class TlsEngine:
             f"--tlscert={tls / 'cert.pem'}",
             f"--tlskey={tls / 'key.pem'}",
         ]
-        script = (
-            f"mount -t tmpfs -o size=1m tmpfs {shlex.quote(str(self.blind_to))} && exec {shlex.join(argv)}"
-        )
+        script = f"mount -t tmpfs -o size=1m tmpfs {shlex.quote(str(self.blind_to))} && exec {shlex.join(argv)}"
         with (self.folder / "dockerd.log").open("ab") as log:
             process = subprocess.Popen(
                 ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],

@@ -128,7 +128,9 @@ class Replica:
     def wait_until_serving(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            assert self.process is not None and self.process.poll() is None, f"replica {self.name} exited:\n{self.log_tail()}"
+            assert self.process is not None and self.process.poll() is None, (
+                f"replica {self.name} exited:\n{self.log_tail()}"
+            )
             try:
                 if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
                     return
