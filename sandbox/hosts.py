@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 from sandbox.base import RunningCommand, SandboxBackend, SandboxInfo, SandboxNotFound, SandboxSpec, SandboxUnavailable
 from sandbox.docker import DockerBackend
@@ -78,7 +78,7 @@ def _host_spec(entry: str) -> HostSpec:
         raise ValueError(f"SANDBOX_HOSTS host {name}: capacity must not be negative")
     tls = Path(options["tls"]) if "tls" in options else None
     _check_transport(name, parts.scheme, address, tls)
-    return HostSpec(name, urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), capacity, tls)
+    return HostSpec(name, address.split("?", 1)[0], capacity, tls)
 
 
 def _check_transport(name: str, scheme: str, address: str, tls: Path | None) -> None:
