@@ -149,7 +149,7 @@ async def open_sandboxes(settings: Settings) -> SandboxBackend:
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Every runtime part, opened in order and closed in reverse."""
     prepare_folders(settings)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, idle_transaction_seconds=max(5, settings.lease_seconds))
     replica_id = new_replica_id(settings.replica_name)
     broker = open_broker(settings.database_url, database.is_sqlite, settings.event_broker_url, replica_id)
     hub = Hub(broker) if broker is not None else None

@@ -448,6 +448,9 @@ class TaskScheduler:
         duration = round((time.monotonic() - started) * 1000)
         ended = utcnow()
         what = f"the end of task {task.id}"
+        # Its output events are appended without waiting, fenced by the lease that the end lets go: they must
+        # be in the log before it, or they would be refused as late writes.
+        await self.rt.events.flush()
         await self._stored(
             what,
             lambda: self._save(

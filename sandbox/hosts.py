@@ -22,13 +22,22 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.base import RunningCommand, SandboxBackend, SandboxInfo, SandboxNotFound, SandboxSpec, SandboxUnavailable
+from sandbox.base import (
+    OutputChunk,
+    RunningCommand,
+    SandboxBackend,
+    SandboxError,
+    SandboxInfo,
+    SandboxNotFound,
+    SandboxSpec,
+    SandboxUnavailable,
+)
 from sandbox.docker import DockerBackend
 
 log = logging.getLogger("orchestrator.sandbox-hosts")
@@ -253,7 +262,18 @@ class MultiHostBackend(SandboxBackend):
     async def run(
         self, sandbox_id: str, argv: Sequence[str], env: dict[str, str] | None = None, timeout: float | None = None
     ) -> RunningCommand:
-        return await (await self._on(sandbox_id)).run(sandbox_id, argv, env=env, timeout=timeout)
+        host = await self._host_of(sandbox_id)
+        try:
+            command = await host.backend.run(sandbox_id, argv, env=env, timeout=timeout)
+        except SandboxError as error:
+            raise await self._unless_down(host, error) from error
+        return _HostCommand(command, self, host)
+
+    async def _unless_down(self, host: Host, error: BaseException) -> BaseException:
+        """A command that failed or died on `host`: the host's own unavailability when it has stopped
+        answering meanwhile (its containers stop as it goes down), else the error itself."""
+        await self._check(host)
+        return error if host.up else host.unavailable()
 
     async def close(self) -> None:
         if self._monitor is not None:
@@ -263,3 +283,35 @@ class MultiHostBackend(SandboxBackend):
             self._monitor = None
         for host in self.hosts.values():
             await host.backend.close()
+
+
+class _HostCommand(RunningCommand):
+    """A command on one of the hosts: when it ends abnormally because its host went away, it says so."""
+
+    def __init__(self, inner: RunningCommand, hosts: MultiHostBackend, host: Host) -> None:
+        self.inner, self.hosts, self.host = inner, hosts, host
+
+    async def output(self) -> AsyncIterator[OutputChunk]:
+        try:
+            async for chunk in self.inner.output():
+                yield chunk
+        except SandboxError as error:
+            raise await self.hosts._unless_down(self.host, error) from error
+
+    async def wait(self) -> int:
+        try:
+            exit_code = await self.inner.wait()
+        except SandboxError as error:
+            raise await self.hosts._unless_down(self.host, error) from error
+        if exit_code != 0 and not self.inner.timed_out:
+            await self.hosts._check(self.host)
+            if not self.host.up:
+                raise self.host.unavailable()
+        return exit_code
+
+    async def kill(self) -> None:
+        await self.inner.kill()
+
+    @property
+    def timed_out(self) -> bool:
+        return self.inner.timed_out

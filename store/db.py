@@ -53,16 +53,25 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """Owns the engine and hands out sessions; `dispose()` must be awaited on shutdown."""
 
-    def __init__(self, url: str, pool_size: int | None = None) -> None:
+    def __init__(self, url: str, pool_size: int | None = None, idle_transaction_seconds: float | None = None) -> None:
+        """`idle_transaction_seconds` (PostgreSQL): the server ends a transaction whose client stays silent
+        that long, releasing its row and advisory locks, so that a replica paused (SIGSTOP, a long GC) in the
+        middle of a transaction cannot hold up the others past its lease."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        sizing = {"pool_size": pool_size, "max_overflow": pool_size} if pool_size and not self.is_sqlite else {}
+        self.idle_transaction_seconds = idle_transaction_seconds
+        options: dict[str, Any] = (
+            {"pool_size": pool_size, "max_overflow": pool_size} if pool_size and not self.is_sqlite else {}
+        )
+        if idle_transaction_seconds and not self.is_sqlite:
+            timeout = str(int(idle_transaction_seconds * 1000))
+            options["connect_args"] = {"server_settings": {"idle_in_transaction_session_timeout": timeout}}
         self.engine = create_async_engine(
             url,
             pool_pre_ping=not self.is_sqlite,
             json_serializer=_json_text,
             json_deserializer=orjson.loads,
-            **sizing,
+            **options,
         )
         self._background: Database | None = None
         if self.is_sqlite:
@@ -96,7 +105,7 @@ class Database:
         """A second pool on the same database for the replica's own periodic work (lease renewals, sweeps),
         so that it neither waits behind requests nor takes their connections."""
         if self._background is None:
-            self._background = Database(self.url, pool_size=2)
+            self._background = Database(self.url, pool_size=2, idle_transaction_seconds=self.idle_transaction_seconds)
         return self._background
 
     async def dispose(self) -> None:

@@ -88,6 +88,8 @@ class EventLog:
         self._unwritten: deque[_Append] = deque()
         self._arrived: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._in_flight: list[_Append] = []
+        """The batch the writer is committing now."""
         self.on_delivered: Callable[[float], None] | None = None
         """Told the commit time (epoch seconds) of each live event handed to a subscriber (for metrics)."""
 
@@ -138,7 +140,11 @@ class EventLog:
                     if not item.done.done():  # an append whose caller was cancelled before it was written
                         batch.append(item)
                 if batch:
-                    await self._write(batch)
+                    self._in_flight = batch
+                    try:
+                        await self._write(batch)
+                    finally:
+                        self._in_flight = []
 
     async def _write(self, batch: list[_Append]) -> None:
         """Commit a batch; when it fails as a whole, each append alone, so that one bad append (its project
@@ -221,8 +227,8 @@ class EventLog:
         return events
 
     async def flush(self) -> None:
-        """Wait until everything appended so far is written (or failed)."""
-        pending = [item.done for item in self._unwritten]
+        """Wait until everything appended so far is written (or failed): the batch being committed too."""
+        pending = [item.done for item in (*self._in_flight, *self._unwritten)]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 

@@ -141,6 +141,14 @@ class TlsEngine:
         _terminate(self.engine.process, timeout=30)
         _terminate_pidfile(self.folder / "exec" / "containerd" / "containerd.pid")
 
+    def crash(self) -> None:
+        """Stop answering at once, as a host that is cut off or whose engine died would: dockerd killed,
+        its containerd stopped, the containers left running (their shims outlive both)."""
+        assert self.engine is not None
+        self.engine.process.kill()
+        self.engine.process.wait(timeout=30)
+        _terminate_pidfile(self.folder / "exec" / "containerd" / "containerd.pid")
+
     def pause(self) -> None:
         assert self.engine is not None
         self.engine.process.send_signal(signal.SIGSTOP)

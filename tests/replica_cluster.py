@@ -212,7 +212,7 @@ def replica_env(infra: Infrastructure, broker: str, name: str, port: int, data_d
         "REPLICA_NAME": f"replica-{name}",
         "SANDBOX_HOSTS": infra.sandbox_hosts(),
         "IMAGE_NAME": TEST_IMAGE,
-        "LOG_LEVEL": "warning",
+        "LOG_LEVEL": os.environ.get("CLUSTER_LOG_LEVEL", "warning"),
         "OTEL_EXPORTER_OTLP_ENDPOINT": infra.otlp_url,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "MEMORY_INDEX_SAVE_SECONDS": "1",
