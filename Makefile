@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 SDK_STAMP := tests/sdk/node_modules/.installed
+DOCS_STAMP := vendor/api-docs/node_modules/.installed
 
 .PHONY: setup system-deps run test lint format schema bench clean
 
-setup: system-deps $(PY_STAMP) $(SDK_STAMP)
+setup: system-deps $(PY_STAMP) $(SDK_STAMP) $(DOCS_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -24,7 +25,12 @@ $(SDK_STAMP): tests/sdk/package.json tests/sdk/package-lock.json
 	npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: $(PY_STAMP)
+# The REST reference page's files (/api/docs), from the npm package swagger-ui-dist; no install script runs.
+$(DOCS_STAMP): vendor/api-docs/package.json vendor/api-docs/package-lock.json
+	npm ci --prefix vendor/api-docs --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(PY_STAMP) $(DOCS_STAMP)
 	$(BIN)/python app.py serve
 
 test: setup lint
@@ -49,4 +55,4 @@ bench: setup
 	$(BIN)/python bench/memory_search.py
 
 clean:
-	rm -rf $(VENV) tests/sdk/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) tests/sdk/node_modules vendor/api-docs/node_modules .pytest_cache .ruff_cache

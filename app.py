@@ -1,6 +1,6 @@
 """The orchestrator service: `create_app(settings)` and the command line.
 
-python app.py serve            serve REST under /api and GraphQL at /graphql
+python app.py serve            serve REST under /api and at /, GraphQL at /graphql (and a console with CONSOLE_DIR)
 python app.py create-user NAME add a user (password from a prompt or stdin)
 python app.py export-schema    write schema.graphql
 python app.py migrate          apply database migrations and exit
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +34,8 @@ from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
 from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
-from rest_compat import build_api
+from rest_compat import build_api, http_error
+from rest_compat.console import ConsoleSite
 from sandbox import open_backend
 from schema import GraphQLView, build_schema
 from store.bus import InProcessBus
@@ -163,7 +165,7 @@ def create_app(settings: Settings) -> Starlette:
             pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
             app.state.runtime = rt
             log.info(
-                "serving on http://%s:%s (REST /api, GraphQL /graphql, sandboxes: %s)",
+                "serving on http://%s:%s (REST /api and /, GraphQL /graphql, sandboxes: %s)",
                 settings.host,
                 settings.port,
                 rt.backend.name,
@@ -177,13 +179,19 @@ def create_app(settings: Settings) -> Starlette:
                 await rt.operations.shutdown()
 
     graphql = GraphQLView(build_schema())
+    api = build_api()
+    root: ASGIApp = api
+    if settings.console_dir is not None:
+        root = ConsoleSite(settings.console_dir, settings.public_url, api)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Mount("/api", build_api()),
+            Mount("/api", api),
+            Mount("", root),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
     )
     app.add_middleware(RequestIdMiddleware)
     return app

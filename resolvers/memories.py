@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,7 +15,15 @@ from resolvers.errors import invalid, not_found
 from resolvers.memory_scope import ScopePath, check_scope, reach_condition, visible_memories, visible_scope
 from resolvers.memory_writes import content_hash, embed, save_memories, set_content
 from resolvers.runtime import Caller, Runtime
-from resolvers.validation import UNSET, one_of, optional_bool, optional_object, optional_text, required_text
+from resolvers.validation import (
+    UNSET,
+    one_of,
+    optional_bool,
+    optional_object,
+    optional_text,
+    required_text,
+    whole_number,
+)
 from store.models import Memory, new_id
 from store.vector_index import SCOPE_RANKS
 
@@ -86,21 +95,19 @@ def limit_of(value: object, default: int, name: str = "limit") -> int:
     """A page size from 1 to MAX_LIMIT; anything over the cap is refused rather than cut."""
     if value is None or value is UNSET or value == "":
         return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LIMIT:
+    number = whole_number(value)
+    if number is None or not 1 <= number <= MAX_LIMIT:
         raise invalid(name, f"must be a whole number from 1 to {MAX_LIMIT}")
-    return value
+    return number
 
 
 def offset_of(value: object) -> int:
     if value is None or value is UNSET or value == "":
         return 0
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    number = whole_number(value)
+    if number is None or number < 0:
         raise invalid("offset", "must be a non-negative whole number")
-    return value
+    return number
 
 
 def new_memory(path: ScopePath, checked: CheckedDraft, created_by_id: str | None) -> Memory:
@@ -239,10 +246,14 @@ class MemoryStats:
     by_type: dict[str, int]
     scope: str | None = None
     scope_id: str | None = None
+    total_size: int = 0
+    """Characters of text in all."""
+    last_updated: datetime | None = None
 
 
 async def memory_stats(rt: Runtime, caller: Caller, scope: object = None, scope_id: object = None) -> MemoryStats:
-    """Counts by type over every memory the caller may see, or over one scope's own memories."""
+    """Counts by type, the size of the text and the latest change, over every memory the caller may see
+    or over one scope's own memories."""
     async with rt.db.read() as session:
         if scope is None and scope_id is None:
             condition = visible_memories(caller)
@@ -253,8 +264,18 @@ async def memory_stats(rt: Runtime, caller: Caller, scope: object = None, scope_
             condition = Memory.scope_id == checked_id
         rows = (
             await session.execute(
-                select(Memory.memory_type, func.count()).where(condition).group_by(Memory.memory_type)
+                select(
+                    Memory.memory_type,
+                    func.count(),
+                    func.coalesce(func.sum(func.length(Memory.content)), 0),
+                    func.max(Memory.updated_at),
+                )
+                .where(condition)
+                .group_by(Memory.memory_type)
             )
         ).all()
-    by_type = {kind: count for kind, count in rows}
-    return MemoryStats(sum(by_type.values()), by_type, checked_scope, checked_id)
+    by_type = {kind: count for kind, count, _, _ in rows}
+    latest = max((moment for *_, moment in rows if moment is not None), default=None)
+    return MemoryStats(
+        sum(by_type.values()), by_type, checked_scope, checked_id, sum(int(size) for _, _, size, _ in rows), latest
+    )

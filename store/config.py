@@ -36,6 +36,15 @@ def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: s
     return value
 
 
+def _public_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise SystemExit(f"setting PUBLIC_URL must start with http:// or https://, got {raw!r}")
+    if url.endswith("/api"):
+        raise SystemExit("setting PUBLIC_URL is this server's address without /api (the console adds it)")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -78,6 +87,10 @@ class Settings:
     memory_index_save_seconds: float = 2.0
     context_chunk_chars: int = 1500
     context_import_max_bytes: int = 2 * 1024 * 1024
+    console_dir: Path | None = None
+    """A built AInTandem console to serve at `/`."""
+    public_url: str = ""
+    """This server's address as browsers reach it, for the console's runtime config ("" = the page's origin)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -122,4 +135,6 @@ class Settings:
             memory_index_save_seconds=float(env.get("MEMORY_INDEX_SAVE_SECONDS") or 2.0),
             context_chunk_chars=_int(env, "CONTEXT_CHUNK_CHARS", 1500),
             context_import_max_bytes=_int(env, "CONTEXT_IMPORT_MAX_BYTES", 2 * 1024 * 1024),
+            console_dir=Path(env["CONSOLE_DIR"]).resolve() if env.get("CONSOLE_DIR") else None,
+            public_url=_public_url(env.get("PUBLIC_URL") or ""),
         )
