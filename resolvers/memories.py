@@ -16,6 +16,7 @@ from resolvers.memory_scope import ScopePath, check_scope, reach_condition, visi
 from resolvers.memory_writes import content_hash, embed, save_memories, set_content
 from resolvers.runtime import Caller, Runtime
 from resolvers.validation import (
+    MAX_OFFSET,
     UNSET,
     one_of,
     optional_bool,
@@ -105,8 +106,8 @@ def offset_of(value: object) -> int:
     if value is None or value is UNSET or value == "":
         return 0
     number = whole_number(value)
-    if number is None or number < 0:
-        raise invalid("offset", "must be a non-negative whole number")
+    if number is None or not 0 <= number <= MAX_OFFSET:
+        raise invalid("offset", f"must be a whole number from 0 to {MAX_OFFSET}")
     return number
 
 

@@ -20,7 +20,7 @@ from resolvers.task_context import check_context_memories, visible_memory_ids
 from resolvers.task_runner import TASK_TYPES
 from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
-from resolvers.validation import UNSET, one_of, optional_object, optional_text, required_text, whole_number
+from resolvers.validation import MAX_OFFSET, UNSET, one_of, optional_object, optional_text, required_text, whole_number
 from store.models import Project, Sandbox, Task, WorkflowVersion
 
 TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
@@ -208,8 +208,8 @@ def _page(field: str, value: object, default: int, cap: int | None) -> int:
     if value is None or value is UNSET or value == "":
         return default
     number = whole_number(value)
-    if number is None or number < 0:
-        raise invalid(field, "must be a non-negative whole number")
+    if number is None or not 0 <= number <= MAX_OFFSET:
+        raise invalid(field, f"must be a whole number from 0 to {MAX_OFFSET}")
     return min(number, cap) if cap is not None else number
 
 

@@ -77,6 +77,10 @@ def optional_bool(field: str, value: Any, default: bool) -> bool:
     raise invalid(field, "must be true or false")
 
 
+MAX_OFFSET = 2**31 - 1
+"""The largest offset a page may start at (the databases' integers are no wider)."""
+
+
 def whole_number(value: Any) -> int | None:
     """A whole number as JSON or a query string may carry it (`3`, `3.0`, `"3"`); None for anything else."""
     if isinstance(value, bool):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from typing import Any
 
 import pytest
 
 from resolvers.workflows import TEMPLATE_ID
-from tests.conftest import Api, make_tree, unique
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Api, login_as, make_tree, unique
 
 WORKFLOW_KEYS = {
     "id", "name", "description", "definition", "status", "version", "currentVersion", "isTemplate", "createdAt",
@@ -418,3 +420,21 @@ def test_graphql_another_user_cannot_touch_it(alice: Api, bob: Api) -> None:
     alice.put(f"/projects/{tree.project['id']}", {"workflowId": create(bob)["id"]})
     unseen = gql(alice, "query($id: ID!) { project(id: $id) { workflow { id } } }", id=tree.project["id"])
     assert unseen == {"project": {"workflow": None}}
+
+
+def test_an_older_built_in_template_is_brought_up_to_date_at_start(fresh_server: Any, tmp_path: Any) -> None:
+    """A database seeded by an older server (phases without description or colour) gets this server's
+    built-in lifecycle as the template's next version; the earlier version stays as it was."""
+    data_dir = tmp_path / "template"
+    fresh_server(data_dir, CONTEXT_ENABLED="false").stop()
+    old = {"phases": [{"id": "rapid-prototyping", "title": "Rapid prototyping", "steps": []}], "transitions": []}
+    with sqlite3.connect(data_dir / "orchestrator.db") as db:
+        db.execute("UPDATE workflows SET definition = ? WHERE id = ?", (json.dumps(old), TEMPLATE_ID))
+        db.execute("UPDATE workflow_versions SET definition = ? WHERE workflow_id = ?", (json.dumps(old), TEMPLATE_ID))
+    live = fresh_server(data_dir, CONTEXT_ENABLED="false")
+    api = login_as(live, ADMIN_USERNAME, ADMIN_PASSWORD)
+    template = api.get(f"/workflows/{TEMPLATE_ID}").json()
+    assert template["version"] == 2 and template["definition"]["phases"][0]["color"].startswith("#")
+    versions = api.get(f"/workflows/{TEMPLATE_ID}/versions").json()
+    assert [v["version"] for v in versions] == [2, 1]
+    assert versions[1]["definition"]["phases"][0]["description"] == ""  # answered with the default, as stored

@@ -57,7 +57,7 @@ FolderName = Annotated[
     ),
 ]
 """One folder name: no `/` or `\\`, not `.` or `..`, no white space at either end."""
-Offset = between(0)
+Offset = between(0, 2**31 - 1)
 Limit = between(1, 100)
 
 T = TypeVar("T")

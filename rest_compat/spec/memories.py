@@ -226,7 +226,7 @@ class SearchMemoriesRequest(TypedDict):
     scope_id: Id
     limit: NotRequired[Limit | None]
     include_inherited: NotRequired[bool | None]
-    types: NotRequired[at_most(50, text(64)) | None]
+    types: NotRequired[at_most(50, text(64)) | free_text(4000) | None]
 
 
 class BatchCreateRequest(TypedDict):

@@ -126,13 +126,13 @@ class ExecuteTaskRequest(TypedDict):
 
 
 class ExecuteAdhocTaskRequest(TypedDict):
-    """`taskType` defaults to the project's first AI window's type, else `qwen`."""
+    """`taskType` (empty or null) defaults to the project's first AI window's type, else `qwen`."""
 
     title: Name
     description: NotRequired[optional_text(4096)]
     prompt: LongText
     parameters: NotRequired[dict[str, Any] | None]
-    taskType: NotRequired[TaskType]
+    taskType: NotRequired[TaskType | Literal[""] | None]
     contextMemoryIds: NotRequired[at_most(100, Id) | None]
 
 
@@ -175,12 +175,16 @@ class SaveTaskOutputResponse(TypedDict):
     memory: Memory
 
 
+Types = at_most(50, text(64)) | free_text(4000)
+"""Memory types, as a list or comma-joined."""
+
+
 class GetRelevantContextRequest(TypedDict):
     """Workspace and organization memories shared down to the project are included unless switched off."""
 
     prompt: LongText
     maxMemories: NotRequired[Limit | None]
-    types: NotRequired[at_most(50, text(64)) | None]
+    types: NotRequired[Types | None]
     includeWorkspace: NotRequired[bool | None]
     includeOrg: NotRequired[bool | None]
 
@@ -188,7 +192,7 @@ class GetRelevantContextRequest(TypedDict):
 class RelevantContextQuery(TypedDict):
     """The query form of operation 48; without `projectId`, every memory the caller may see is ranked."""
 
-    prompt: LongText
+    prompt: text(8000)
     projectId: NotRequired[Id]
     maxMemories: NotRequired[Limit]
     types: NotRequired[at_most(50, text(64))]

@@ -97,19 +97,19 @@ class UpdateWorkspaceRequest(TypedDict, total=False):
 class CreateProjectRequest(TypedDict):
     name: Name
     folderPath: FolderName
-    workflowId: NotRequired[Id | None]
+    workflowId: NotRequired[optional_text(36)]
     aiConfig: NotRequired[dict[str, Any] | None]
 
 
 class UpdateProjectRequest(TypedDict, total=False):
-    """`workflowId: null` unbinds the project's workflow."""
+    """`workflowId` null (or blank) unbinds the project's workflow."""
 
     name: Name
     folderPath: FolderName
     sandboxId: optional_text(128)
     sandboxName: optional_text(255)
     workflowState: "UpdateWorkflowStateRequest | None"
-    workflowId: Id | None
+    workflowId: optional_text(36)
     aiConfig: dict[str, Any] | None
 
 
@@ -126,7 +126,7 @@ class DeleteProjectQuery(TypedDict, total=False):
 class UpdateWorkflowStateRequest(TypedDict):
     currentPhaseId: Name
     currentStepId: NotRequired[optional_text(200)]
-    stepStatuses: NotRequired[dict[str, StepStatus]]
+    stepStatuses: NotRequired[dict[str, StepStatus] | None]
 
 
 class UpdateStepStatusRequest(TypedDict):

@@ -100,7 +100,7 @@ class CreateWorkflowRequest(TypedDict):
     name: Name
     description: NotRequired[optional_text(4096)]
     definition: dict[str, Any] | None
-    organizationId: NotRequired[Id | None]
+    organizationId: NotRequired[optional_text(36)]
 
 
 class UpdateWorkflowRequest(TypedDict, total=False):
@@ -119,7 +119,7 @@ class ChangeWorkflowStatusRequest(TypedDict):
 class CloneWorkflowRequest(TypedDict):
     name: Name
     description: NotRequired[optional_text(4096)]
-    organizationId: NotRequired[Id | None]
+    organizationId: NotRequired[optional_text(36)]
 
 
 ExecutionStatus = Literal["pending", "initializing", "running", "paused", "completed", "failed", "cancelled"]
