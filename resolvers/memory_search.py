@@ -27,7 +27,7 @@ DEFAULT_RESULTS = 10
 def types_of(value: object) -> frozenset[str] | None:
     if value is None or value is UNSET or value in ([], ""):
         return None
-    items = value.split(",") if isinstance(value, str) else value
+    items = [item for item in value.split(",") if item.strip()] if isinstance(value, str) else value
     if not isinstance(items, list) or len(items) > 50:
         raise invalid("types", "must be a list of at most 50 memory types")
     return frozenset(required_text("types", item, 64) for item in items)

@@ -24,6 +24,10 @@ from rest_compat.spec.tasks import (
 )
 
 
+def relevant_json(hits: list[memory_search.Hit]) -> GetRelevantContextResponse:
+    return {"memories": [memory_json(memory, score) for memory, score in hits]}
+
+
 @endpoint(
     "POST",
     "/projects/{projectId}/tasks/context/relevant",
@@ -43,7 +47,7 @@ async def relevant_context(request: Request, caller: Caller) -> Any:
         include_workspace=field(body, "includeWorkspace"),
         include_org=field(body, "includeOrg"),
     )
-    return {"memories": [memory_json(memory, score) for memory, score in hits]}
+    return relevant_json(hits)
 
 
 @endpoint(
@@ -69,7 +73,7 @@ async def relevant_context_by_query(request: Request, caller: Caller) -> Any:
         include_workspace=query.get("includeWorkspace"),
         include_org=query.get("includeOrg"),
     )
-    return {"memories": [memory_json(memory, score) for memory, score in hits]}
+    return relevant_json(hits)
 
 
 @endpoint(

@@ -23,8 +23,8 @@ import pytest
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Api, LiveServer, login_as, start_server
 
 ECHO = "echo {prompt}"
-MAX_EXAMPLES = 12
-MAX_SECONDS = 120
+MAX_EXAMPLES = 8
+MAX_SECONDS = 90
 SKIPPED = ("Logout",)
 """Logging out would revoke the token every other case authenticates with."""
 

@@ -2,12 +2,14 @@
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from typing_extensions import TypedDict
 
+from resolvers.memories import SOURCE_TYPES
+from resolvers.memory_scope import SCOPES
 from rest_compat.spec import Id, Limit, LongText, Offset, Timestamp, at_most, free_text, optional_text, text
 
-Scope = Literal["organization", "workspace", "project", "task"]
+Scope = Literal[SCOPES]
 
 
 class Hierarchy(TypedDict):
@@ -26,7 +28,7 @@ class Hierarchy(TypedDict):
 class MemorySource(TypedDict):
     """Provenance; imported chunks also carry `file_path`, `line_start`, `line_end`, `file_hash`, ..."""
 
-    type: Literal["file", "api", "manual", "auto-capture"]
+    type: Literal[SOURCE_TYPES]
 
 
 class MemoryMetadata(TypedDict):
@@ -156,12 +158,14 @@ class HierarchySync(TypedDict):
 
 
 Tags = at_most(50, text(100))
+Types = at_most(50, text(64)) | Annotated[str, StringConstraints(pattern=r"^[^,\x00]{0,64}(,[^,\x00]{0,64}){0,49}$")]
+"""Memory types, as a list or comma-joined (blank items ignored)."""
 
 
 class SourceDraft(TypedDict, total=False):
     """Provenance; further keys are kept as sent."""
 
-    type: Literal["file", "api", "manual", "auto-capture"]
+    type: Literal[SOURCE_TYPES]
 
 
 class MemoryDraft(TypedDict):
@@ -226,7 +230,7 @@ class SearchMemoriesRequest(TypedDict):
     scope_id: Id
     limit: NotRequired[Limit | None]
     include_inherited: NotRequired[bool | None]
-    types: NotRequired[at_most(50, text(64)) | free_text(4000) | None]
+    types: NotRequired[Types | None]
 
 
 class BatchCreateRequest(TypedDict):

@@ -4,21 +4,12 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from resolvers.sandbox_operations import OPERATION_STATUSES, OPERATION_TYPES
 from rest_compat.spec import Id, Timestamp, optional_text
 from rest_compat.spec.workflows import Progress
 
 SandboxStatus = Literal["running", "stopped", "paused", "exited", "removing", "dead", "created"]
-OperationStatus = Literal[
-    "pending",
-    "in_progress",
-    "pulling_image",
-    "creating_sandbox",
-    "starting_sandbox",
-    "stopping_sandbox",
-    "completed",
-    "failed",
-    "cancelled",
-]
+OperationStatus = Literal[OPERATION_STATUSES]
 
 
 class SandboxPort(TypedDict):
@@ -105,7 +96,7 @@ class SandboxOperation(TypedDict):
 
     id: str
     operationId: str
-    type: Literal["create", "start", "stop", "restart", "delete", "pull_image"]
+    type: Literal[OPERATION_TYPES]
     status: OperationStatus
     sandboxId: NotRequired[str]
     sandboxName: NotRequired[str]

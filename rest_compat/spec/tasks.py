@@ -4,6 +4,7 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from resolvers.tasks import KINDS, TASK_STATUSES
 from rest_compat.spec import (
     Id,
     Limit,
@@ -17,11 +18,11 @@ from rest_compat.spec import (
     optional_text,
     text,
 )
-from rest_compat.spec.memories import Memory
+from rest_compat.spec.memories import Memory, Types
 from rest_compat.spec.tree import StepStatus, WorkflowState
 from rest_compat.spec.workflows import TaskType
 
-TaskStatus = Literal["pending", "queued", "running", "completed", "failed", "cancelled"]
+TaskStatus = Literal[TASK_STATUSES]
 
 
 class Artifact(TypedDict):
@@ -74,7 +75,7 @@ class TaskListQuery(TypedDict, total=False):
     """The answer is the page as a bare array, newest first; `X-Total-Count` says how many match in all."""
 
     status: list[TaskStatus]
-    type: Literal["workflow", "adhoc"]
+    type: Literal[KINDS]
     search: free_text(200)
     limit: Offset
     offset: Offset
@@ -173,10 +174,6 @@ class SaveTaskOutputRequest(TypedDict):
 class SaveTaskOutputResponse(TypedDict):
     message: str
     memory: Memory
-
-
-Types = at_most(50, text(64)) | free_text(4000)
-"""Memory types, as a list or comma-joined."""
 
 
 class GetRelevantContextRequest(TypedDict):

@@ -4,9 +4,10 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from resolvers.workflow_state import STEP_STATUSES
 from rest_compat.spec import FolderName, Id, Name, Timestamp, optional_text
 
-StepStatus = Literal["pending", "in-progress", "completed"]
+StepStatus = Literal[STEP_STATUSES]
 
 
 class Organization(TypedDict):

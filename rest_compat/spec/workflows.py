@@ -4,10 +4,15 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from resolvers.executions import STATUSES as EXECUTION_STATUSES
+from resolvers.executions import TRIGGERS
+from resolvers.task_runner import TASK_TYPES
+from resolvers.workflow_definition import STEP_TYPES, TRANSITION_TYPES
+from resolvers.workflows import STATUSES
 from rest_compat.spec import Id, Name, Timestamp, between, optional_text
 
-WorkflowStatus = Literal["published", "draft", "archived"]
-TaskType = Literal["claude", "qwen", "bash"]
+WorkflowStatus = Literal[STATUSES]
+TaskType = Literal[TASK_TYPES]
 
 
 class WorkflowLink(TypedDict):
@@ -26,7 +31,7 @@ class WorkflowStep(TypedDict):
     id: str
     title: str
     description: str
-    type: Literal["process", "milestone", "decision", "documentation"]
+    type: Literal[STEP_TYPES]
     hasExecutableTask: NotRequired[bool]
     qwenCodePrompt: NotRequired[str]
     prompt: NotRequired[str]
@@ -48,7 +53,7 @@ class WorkflowPhase(TypedDict):
 
 WorkflowTransition = TypedDict(
     "WorkflowTransition",
-    {"from": str, "to": str, "label": NotRequired[str], "type": Literal["forward", "feedback", "loop"]},
+    {"from": str, "to": str, "label": NotRequired[str], "type": Literal[TRANSITION_TYPES]},
 )
 
 
@@ -122,7 +127,7 @@ class CloneWorkflowRequest(TypedDict):
     organizationId: NotRequired[optional_text(36)]
 
 
-ExecutionStatus = Literal["pending", "initializing", "running", "paused", "completed", "failed", "cancelled"]
+ExecutionStatus = Literal[EXECUTION_STATUSES]
 PhaseStatus = Literal["pending", "initializing", "running", "completed", "failed", "skipped"]
 
 
@@ -174,7 +179,7 @@ class ExecutionMetadata(TypedDict, total=False):
     """`workflowVersion` is the version the execution runs."""
 
     inputParameters: dict[str, Any]
-    triggeredBy: Literal["manual", "api", "schedule"]
+    triggeredBy: Literal[TRIGGERS]
     workflowVersion: between(1)
     workflowVersionId: str
 
