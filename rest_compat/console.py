@@ -18,6 +18,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 RUNTIME_CONFIG = "/runtime-config.js"
+NEVER_PAGES = ("/flexy/", "/code-server/")
+"""What the console opens in frames and tabs under these paths (a sandbox's shell, docs and ports, the code
+editor) is served by this server, not by the console: their page loads are never answered with index.html."""
 NEVER_CACHED = {"Cache-Control": "no-store", "Vary": "Accept"}
 
 
@@ -55,7 +58,7 @@ class ConsoleSite:
             )
         elif path != "/" and self._is_file(path):
             response = self.files
-        elif wants_page(Headers(scope=scope)):
+        elif wants_page(Headers(scope=scope)) and not path.startswith(NEVER_PAGES):
             response = FileResponse(self.index, media_type="text/html", headers=NEVER_CACHED)
         else:
             await self.api(scope, receive, _varying(send))

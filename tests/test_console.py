@@ -113,6 +113,9 @@ def test_files_are_files_and_the_rest_is_the_api(console_server: LiveServer, own
     )
     assert created.status_code == 201 and created.json()["folderPath"] == "c"
     assert httpx.get(f"{base}/api/workflows", headers={**PAGE, **owner.headers()}).json()[0]["isTemplate"] is True
+    # What the console opens in frames is this server's, never a console page.
+    for framed in ("/flexy/some-sandbox/shell", "/code-server/?folder=/base-root"):
+        assert httpx.get(f"{base}{framed}", headers=PAGE).text != INDEX
     # A link leading out of the console's folder is no file of it.
     assert httpx.get(f"{base}/assets/outside").json()["code"] == "NOT_FOUND"
     assert httpx.get(f"{base}/assets/outside", headers=PAGE).text == INDEX

@@ -93,10 +93,6 @@ def fit(kind: type[T], **values: Any) -> T:
     return {key: value for key, value in values.items() if value is not None or key not in omittable}  # type: ignore[return-value]
 
 
-class Message(TypedDict):
-    message: str
-
-
 class ErrorBody(TypedDict):
     """Every error: `error` and `message` say what went wrong, `code` is one of the contract's codes,
     `path` is the request's path relative to the API's mount (`/api` or `/`)."""
