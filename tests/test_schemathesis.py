@@ -6,7 +6,7 @@ generates valid and invalid requests for every operation of `/api/openapi.json`,
 the seeded ids put into path parameters and bodies most of the time. Every check must pass: no server
 error, every answer in its documented status, content type, headers and schema, invalid data refused,
 unsupported methods answered 405 with the right `Allow`. The run is bounded by examples per operation
-and by time, so it stays within about two minutes here.
+and by time: here about 2,700 cases in two minutes, 2.5 minutes with the seeding.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pytest
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Api, LiveServer, login_as, start_server
 
 ECHO = "echo {prompt}"
-MAX_EXAMPLES = 8
-MAX_SECONDS = 90
+MAX_EXAMPLES = 10
+MAX_SECONDS = 120
 SKIPPED = ("Logout",)
 """Logging out would revoke the token every other case authenticates with."""
 
@@ -182,3 +182,4 @@ def test_schemathesis_finds_nothing(fuzzed_server: LiveServer, tmp_path: Path) -
     assert completed.returncode == 0, report
     selected = sum(len(methods) for methods in api.get("/openapi.json").json()["paths"].values()) - len(SKIPPED)
     assert f"Tested: {selected}" in completed.stdout, report
+    print(completed.stdout.rsplit("Test cases:", 1)[-1].strip())  # shown with `pytest -s`: cases and time
