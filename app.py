@@ -1,6 +1,6 @@
 """The orchestrator service: `create_app(settings)` and the command line.
 
-python app.py serve            serve REST under /api and GraphQL at /graphql
+python app.py serve            serve REST under /api and at /, GraphQL at /graphql (and a console with CONSOLE_DIR)
 python app.py create-user NAME add a user (password from a prompt or stdin)
 python app.py export-schema    write schema.graphql
 python app.py migrate          apply database migrations and exit
@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 import uvicorn.config
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,8 +37,9 @@ from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
 from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
-from rest_compat import build_api
+from rest_compat import build_api, http_error
 from rest_compat.body_limit import BodyLimit
+from rest_compat.console import ConsoleSite
 from sandbox import open_backend
 from schema import GraphQLView, Limits, build_schema
 from schema.graphiql import graphiql_asset
@@ -190,7 +192,7 @@ def create_app(settings: Settings) -> Starlette:
             pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
             app.state.runtime = rt
             log.info(
-                "serving on http://%s:%s (REST /api, GraphQL /graphql, sandboxes: %s)",
+                "serving on http://%s:%s (REST /api and /, GraphQL /graphql, sandboxes: %s)",
                 settings.host,
                 settings.port,
                 rt.backend.name,
@@ -206,14 +208,20 @@ def create_app(settings: Settings) -> Starlette:
     limits = Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
     graphql = GraphQLView(build_schema(limits))
     graphql_http = BodyLimit(graphql, lambda _scope: settings.request_body_max_bytes, too_large)
+    api = build_api(settings)
+    root: ASGIApp = api
+    if settings.console_dir is not None:
+        root = ConsoleSite(settings.console_dir, settings.public_url, api)
     app = Starlette(
         routes=[
             Route("/graphql/assets/{name}", graphiql_asset, methods=["GET"]),
             Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Mount("/api", build_api(settings)),
+            Mount("/api", api),
+            Mount("", root),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
     )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -11,6 +11,16 @@ from resolvers.errors import DomainError
 from resolvers.runtime import Caller
 from rest_compat.http import bearer_token, endpoint, error_response, read_body, runtime
 from rest_compat.shapes import user_json
+from rest_compat.spec.account import (
+    LoginRequest,
+    LoginResponse,
+    LogoutResponse,
+    Me,
+    RefreshRequest,
+    RefreshResponse,
+    VerifyResponse,
+    VerifyTokenRequest,
+)
 
 REFRESH_COOKIE = "aintandem_refresh_token"
 
@@ -37,7 +47,7 @@ def _failure(request: Request, error: DomainError) -> Response:
     return error_response(request, error, success=False)
 
 
-@endpoint("POST", "/auth/login", authenticated=False)
+@endpoint("POST", "/auth/login", authenticated=False, operation="Login", body=LoginRequest, response=LoginResponse)
 async def login(request: Request) -> Response:
     try:
         body = await read_body(request)
@@ -48,7 +58,9 @@ async def login(request: Request) -> Response:
     return _session_response(request, session, with_user=True)
 
 
-@endpoint("POST", "/auth/refresh", authenticated=False)
+@endpoint(
+    "POST", "/auth/refresh", authenticated=False, operation="Refresh", body=RefreshRequest, response=RefreshResponse
+)
 async def refresh(request: Request) -> Response:
     try:
         body = await read_body(request)
@@ -61,7 +73,7 @@ async def refresh(request: Request) -> Response:
     return _session_response(request, session, with_user=False)
 
 
-@endpoint("POST", "/auth/logout", authenticated=False)
+@endpoint("POST", "/auth/logout", authenticated=False, operation="Logout", response=LogoutResponse)
 async def logout(request: Request) -> Response:
     try:
         caller = await auth.authenticate(runtime(request), bearer_token(request))
@@ -75,7 +87,7 @@ async def logout(request: Request) -> Response:
     return response
 
 
-@endpoint("GET", "/auth/verify", authenticated=False)
+@endpoint("GET", "/auth/verify", authenticated=False, operation="VerifyCurrentToken", response=VerifyResponse)
 async def verify_current(request: Request) -> Response:
     try:
         caller = await auth.authenticate(runtime(request), bearer_token(request))
@@ -84,7 +96,14 @@ async def verify_current(request: Request) -> Response:
     return JSONResponse({"success": True, "user": {"id": caller.user_id, "username": caller.username}})
 
 
-@endpoint("POST", "/auth/verify", authenticated=False)
+@endpoint(
+    "POST",
+    "/auth/verify",
+    authenticated=False,
+    operation="VerifyToken",
+    body=VerifyTokenRequest,
+    response=VerifyResponse,
+)
 async def verify_token(request: Request) -> Response:
     body = await read_body(request)
     try:
@@ -96,7 +115,7 @@ async def verify_token(request: Request) -> Response:
     return JSONResponse({"success": True, "user": {"id": caller.user_id, "username": caller.username}})
 
 
-@endpoint("GET", "/auth/me")
+@endpoint("GET", "/auth/me", operation="GetCurrentUser", response=Me)
 async def me(request: Request, caller: Caller) -> object:
     user = await users.get_user(runtime(request), caller)
     return {**user_json(user), "isAdmin": user.is_admin}

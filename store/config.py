@@ -36,6 +36,15 @@ def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: s
     return value
 
 
+def _public_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise SystemExit(f"setting PUBLIC_URL must start with http:// or https://, got {raw!r}")
+    if url.endswith("/api"):
+        raise SystemExit("setting PUBLIC_URL is this server's address without /api (the console adds it)")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -89,6 +98,10 @@ class Settings:
     socket_opens_per_minute_per_address: int = 300
     logins_per_minute_per_user: int = 60
     logins_per_minute_per_address: int = 300
+    console_dir: Path | None = None
+    """A built AInTandem console to serve at `/`."""
+    public_url: str = ""
+    """This server's address as browsers reach it, for the console's runtime config ("" = the page's origin)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -142,4 +155,6 @@ class Settings:
             socket_opens_per_minute_per_address=_int(env, "SOCKET_OPENS_PER_MINUTE_PER_ADDRESS", 300),
             logins_per_minute_per_user=_int(env, "LOGINS_PER_MINUTE_PER_USER", 60),
             logins_per_minute_per_address=_int(env, "LOGINS_PER_MINUTE_PER_ADDRESS", 300),
+            console_dir=Path(env["CONSOLE_DIR"]).resolve() if env.get("CONSOLE_DIR") else None,
+            public_url=_public_url(env.get("PUBLIC_URL") or ""),
         )

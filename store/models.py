@@ -32,6 +32,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aggregate_time(value: datetime | str | None) -> datetime | None:
+    """A timestamp from an aggregate (`max(updated_at)`), which comes back without the column's type: as text
+    on SQLite, naive or not."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that always comes back timezone-aware in UTC (SQLite keeps no zone)."""
 
