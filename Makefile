@@ -4,10 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 SDK_STAMP := tests/sdk/node_modules/.installed
+BROWSER_STAMP := tests/browser/node_modules/.installed
+WEB_STAMP := web/node_modules/.installed
 
 .PHONY: setup system-deps run test lint format schema bench clean
 
-setup: system-deps $(PY_STAMP) $(SDK_STAMP)
+setup: system-deps $(PY_STAMP) $(WEB_STAMP) $(SDK_STAMP) $(BROWSER_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -24,7 +26,17 @@ $(SDK_STAMP): tests/sdk/package.json tests/sdk/package-lock.json
 	npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: $(PY_STAMP)
+# playwright-core only: the tests drive Debian's /usr/bin/chromium (system-deps), never a downloaded browser.
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The front-end files the server serves itself (xterm.js for the local terminal), from npm.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(PY_STAMP) $(WEB_STAMP)
 	$(BIN)/python app.py serve
 
 test: setup lint
@@ -49,4 +61,4 @@ bench: setup
 	$(BIN)/python bench/memory_search.py
 
 clean:
-	rm -rf $(VENV) tests/sdk/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules tests/sdk/node_modules tests/browser/node_modules .pytest_cache .ruff_cache

@@ -33,7 +33,8 @@ from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
 from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
-from rest_compat import build_api
+from rest_compat import build_api, vendor_assets
+from rest_compat.companion_proxy import upstream_client
 from sandbox import open_backend
 from schema import GraphQLView, build_schema
 from store.bus import InProcessBus
@@ -169,7 +170,8 @@ def create_app(settings: Settings) -> Starlette:
                 rt.backend.name,
             )
             try:
-                yield {"runtime": rt}
+                async with upstream_client() as proxy_client:
+                    yield {"runtime": rt, "proxy_client": proxy_client}
             finally:
                 pruning.cancel()
                 await rt.executions.shutdown()
@@ -182,6 +184,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/api", build_api()),
+            *vendor_assets.routes,
         ],
         lifespan=lifespan,
     )

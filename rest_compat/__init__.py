@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 
 from rest_compat import (
     auth_routes,
+    companion_routes,
     execution_routes,
     flexy_routes,
     import_routes,
@@ -48,6 +49,7 @@ def build_api() -> Starlette:
             *workflow_routes.routes,
             *import_routes.routes,
             *memory_routes.routes,
+            *companion_routes.routes,
             progress_socket.route,
         ],
         exception_handlers={HTTPException: _http_error},
