@@ -151,7 +151,8 @@ async def authenticate_companion(
 
 async def _caller_of(rt: Runtime, token: str, key: str, kind: str) -> Caller:
     """The caller behind a token signed with `key`: valid, not expired, user present, login not revoked."""
-    cached = rt.auth_cache.get(token)
+    cache_key = f"{kind}:{token}"  # a token is cached as what it was checked as: an access token is no pass
+    cached = rt.auth_cache.get(cache_key)
     if cached is not None:
         return cached
     try:
@@ -161,7 +162,7 @@ async def _caller_of(rt: Runtime, token: str, key: str, kind: str) -> Caller:
     except jwt.InvalidTokenError:
         raise _unauthorized(f"{kind} is invalid") from None
     caller = await _live_caller(rt, claims, kind)
-    rt.auth_cache.put(token, caller, claims.expires_at)
+    rt.auth_cache.put(cache_key, caller, claims.expires_at)
     return caller
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from http.cookies import CookieError, SimpleCookie
+from typing import Any
 
 import httpx
 import websockets
@@ -226,8 +227,23 @@ async def proxy_http(
         await response.aclose()
 
 
+async def until_first(*pumps: Coroutine[Any, Any, None]) -> None:
+    """Run `pumps` together until the first one ends; the others are cancelled. What broke the first is raised."""
+    tasks = [asyncio.ensure_future(pump) for pump in pumps]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+
+
 async def _stream_response(response: httpx.Response, send: Send, receive: Receive) -> None:
-    """Chunks as they come; stops (closing the upstream) as soon as the client disconnects."""
+    """Chunks as they come; stops (closing the upstream) as soon as the client disconnects. An upstream that
+    breaks off mid-body raises, so that the server aborts the connection instead of ending the body cleanly."""
 
     async def relay() -> None:
         async for chunk in response.aiter_raw():
@@ -238,17 +254,7 @@ async def _stream_response(response: httpx.Response, send: Send, receive: Receiv
         while (await receive())["type"] != "http.disconnect":
             pass
 
-    relaying = asyncio.ensure_future(relay())
-    watching = asyncio.ensure_future(disconnected())
-    try:
-        await asyncio.wait({relaying, watching}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watching.cancel()
-        relaying.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watching
-    with contextlib.suppress(asyncio.CancelledError):
-        await relaying  # re-raises what broke the relay (an upstream that broke off): the connection is aborted
+    await until_first(relay(), disconnected())
 
 
 def _ws_uri(upstream: Upstream, target: bytes) -> str:
@@ -302,13 +308,9 @@ async def relay_sockets(websocket: WebSocket, upstream: ClientConnection) -> Non
                 else:
                     await websocket.send_bytes(data)
 
-    tasks = {asyncio.ensure_future(from_client()), asyncio.ensure_future(from_upstream())}
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await until_first(from_client(), from_upstream())
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await upstream.close()
         await close_client(websocket, upstream.close_code, upstream.close_reason or "")
 

@@ -10,13 +10,10 @@ when the shell ends.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import secrets
 from html import escape
 
-import orjson
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 
@@ -24,7 +21,8 @@ from resolvers import companions
 from resolvers.errors import DomainError, invalid
 from resolvers.runtime import Caller
 from rest_compat.companion_pages import error_page
-from rest_compat.companion_proxy import close_client
+from rest_compat.companion_proxy import close_client, until_first
+from rest_compat.http import json_object
 from rest_compat.vendor_assets import WEB_DIR, vendor_file
 
 PAGE_TEMPLATE = WEB_DIR / "terminal.html"
@@ -64,12 +62,7 @@ def shell_file(sandbox_id: str, base: str, rest: str) -> Response:
 
 def _command(text: str) -> tuple[int, int] | bytes:
     """A text message: a resize as (cols, rows), or input as bytes; DomainError naming what is wrong."""
-    try:
-        command = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise invalid("message", "a text message must be a JSON object") from None
-    if not isinstance(command, dict):
-        raise invalid("message", "a text message must be a JSON object")
+    command = json_object(text, "A text message")
     if command.get("type") == "resize":
         return companions.terminal_size(command.get("cols"), command.get("rows"))
     if command.get("type") == "input" and isinstance(command.get("data"), str):
@@ -117,14 +110,7 @@ async def terminal_socket(websocket: WebSocket, caller: Caller, sandbox_id: str)
                 else:
                     await terminal.write(command)
 
-        tasks = {asyncio.ensure_future(output()), asyncio.ensure_future(commands())}
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*tasks, return_exceptions=True)
+        await until_first(output(), commands())
     finally:
         await terminal.close()
         await close_client(websocket, 1000)

@@ -144,7 +144,8 @@ def test_the_shell_carries_an_interactive_session_both_ways(frame: Frame, sandbo
         assert ws.subprotocol == "tty", "the client's subprotocol reaches the terminal and its choice comes back"
         ws.send("echo hello $((6*7))\n")
         assert b"hello 42" in read_until(ws, b"hello 42")
-        ws.send(b'read name; echo "hi $name from $(hostname)"\n')
+        ws.send(b'echo asking-$((1+1)); read name; echo "hi $name from $(hostname)"\n')
+        read_until(ws, b"asking-2")  # the shell now waits in `read` for the next line
         ws.send(b"bob\n")
         assert b"hi bob from" in read_until(ws, b"hi bob from")
         ws.send("exit\n")
@@ -265,17 +266,17 @@ def test_login_sets_the_cookie_on_the_companion_paths_only(sandbox_server: LiveS
 def test_the_pass_and_the_access_token_do_not_open_each_others_doors(
     sandbox_server: LiveServer, owner: Api, sandbox: dict[str, Any]
 ) -> None:
+    """Each is checked (and remembered) as what it is: one just accepted as itself still fails as the other."""
+    shell = f"{sandbox_server.api_url}/flexy/{sandbox['id']}/shell"
     frame = Frame.of(sandbox_server, owner)
+    assert frame.get(f"/flexy/{sandbox['id']}/shell").status_code == 200
     as_bearer = httpx.get(
         f"{sandbox_server.api_url}/organizations", headers={"Authorization": f"Bearer {frame.cookie}"}
     )
     assert as_bearer.status_code == 401
-    token_as_cookie = Frame(sandbox_server, owner.token or "")
-    assert_page(token_as_cookie.get(f"/flexy/{sandbox['id']}/shell"), 401, "Sign")
-    bearer = httpx.get(
-        f"{sandbox_server.api_url}/flexy/{sandbox['id']}/shell", headers={"Authorization": f"Bearer {owner.token}"}
-    )
+    bearer = httpx.get(shell, headers={"Authorization": f"Bearer {owner.token}"})
     assert bearer.status_code == 200 and bearer.text.startswith("port 9681"), "a bearer token works too"
+    assert_page(Frame(sandbox_server, owner.token or "").get(f"/flexy/{sandbox['id']}/shell"), 401, "Sign-in cookie")
 
 
 def test_logout_ends_the_cookie_and_refresh_renews_it(
