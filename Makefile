@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python bench/task_overhead.py
 	$(BIN)/python bench/execution_overhead.py
 	$(BIN)/python bench/memory_search.py
+	$(BIN)/python bench/companion_proxy.py
 
 clean:
 	rm -rf $(VENV) web/node_modules tests/sdk/node_modules tests/browser/node_modules .pytest_cache .ruff_cache

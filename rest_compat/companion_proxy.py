@@ -203,7 +203,7 @@ async def proxy_http(
     request = client.build_request(
         scope["method"],
         httpx.URL(scheme="http", host=upstream.host, port=upstream.port, raw_path=target),
-        headers=request_headers(scope, prefix, frozenset({"content-length"}) if not _has_body(scope) else frozenset()),
+        headers=request_headers(scope, prefix),
         content=_request_body(receive) if _has_body(scope) else None,
     )
     try:
@@ -296,12 +296,12 @@ async def relay_sockets(websocket: WebSocket, upstream: ClientConnection) -> Non
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                await upstream.close(message.get("code", 1000))
+                await upstream.close(sendable_close(message.get("code")))
                 return
             await upstream.send(message["text"] if message.get("text") is not None else message.get("bytes", b""))
 
     async def from_upstream() -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
+        with contextlib.suppress(websockets.ConnectionClosed, WebSocketDisconnect):
             async for data in upstream:
                 if isinstance(data, str):
                     await websocket.send_text(data)
@@ -315,10 +315,14 @@ async def relay_sockets(websocket: WebSocket, upstream: ClientConnection) -> Non
         await close_client(websocket, upstream.close_code, upstream.close_reason or "")
 
 
+def sendable_close(code: int | None) -> int:
+    """`code` when a close frame may carry it (1005 and 1006, for example, only describe a close), else 1000."""
+    return code if code is not None and SENDABLE_CLOSE.match(str(code)) else 1000
+
+
 async def close_client(websocket: WebSocket, code: int | None, reason: str = "") -> None:
-    """Close the client's socket with `code` when it can be sent (1005 and 1006 cannot), if it is still open."""
+    """Close the client's socket with `code` (see `sendable_close`), if it is still open."""
     if websocket.client_state != WebSocketState.CONNECTED or websocket.application_state != WebSocketState.CONNECTED:
         return
-    sendable = code if code is not None and SENDABLE_CLOSE.match(str(code)) else 1000
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-        await websocket.close(sendable, reason[:120])
+        await websocket.close(sendable_close(code), reason[:120])

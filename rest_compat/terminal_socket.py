@@ -10,12 +10,13 @@ when the shell ends.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
 from html import escape
 
 from starlette.responses import HTMLResponse, Response
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from resolvers import companions
 from resolvers.errors import DomainError, invalid
@@ -88,9 +89,10 @@ async def terminal_socket(websocket: WebSocket, caller: Caller, sandbox_id: str)
         await websocket.accept()
 
         async def output() -> None:
-            while data := await terminal.read():
-                await websocket.send_bytes(data)
-            await close_client(websocket, 1000, "the shell has ended")
+            with contextlib.suppress(WebSocketDisconnect):  # the client left: the other pump sees it too
+                while data := await terminal.read():
+                    await websocket.send_bytes(data)
+                await close_client(websocket, 1000, "the shell has ended")
 
         async def commands() -> None:
             while True:

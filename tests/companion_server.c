@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -163,14 +164,11 @@ static void big(int fd) {
     }
 }
 
-static void record_progress(unsigned long count) {
-    char text[32];
-    int n = snprintf(text, sizeof text, "%lu", count);
-    int out = open(progress_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out >= 0) {
-        write_all(out, text, (size_t)n);
-        close(out);
-    }
+/* The count so far, written over the start of the progress file (fixed width, so no truncation is needed). */
+static void record_progress(int out, unsigned long count) {
+    char text[24];
+    int n = snprintf(text, sizeof text, "%020lu", count);
+    if (out >= 0 && pwrite(out, text, (size_t)n, 0) < 0) perror("progress");
 }
 
 static void upload(int fd, const char *head, const char *already, size_t already_len) {
@@ -183,16 +181,19 @@ static void upload(int fd, const char *head, const char *already, size_t already
     uint32_t sum = 0;
     for (size_t i = 0; i < already_len; i++) sum += (unsigned char)already[i];
     received = already_len;
-    record_progress(received);
+    int progress = open(progress_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    record_progress(progress, received);
     static unsigned char buf[65536];
     while (received < expected) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
+        if (n <= 0) break;
         for (ssize_t i = 0; i < n; i++) sum += buf[i];
         received += (unsigned long)n;
-        record_progress(received);
+        record_progress(progress, received);
     }
+    if (progress >= 0) close(progress);
+    if (received < expected) return;
     char body[96];
     int n = snprintf(body, sizeof body, "received %lu sum %u\n", received, sum);
     respond(fd, "200 OK", "text/plain", body, (size_t)n);
@@ -394,6 +395,7 @@ int main(int argc, char **argv) {
     for (;;) {
         int client = accept(server, NULL, NULL);
         if (client < 0) continue;
+        setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes); /* frames are written in two parts */
         if (fork() == 0) {
             close(server);
             serve(client);
