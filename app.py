@@ -37,8 +37,9 @@ from resolvers.sandbox_operations import SandboxOperations
 from resolvers.sandboxes import unknown_sandboxes
 from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
-from rest_compat import build_api, http_error
+from rest_compat import build_api, http_error, vendor_assets
 from rest_compat.body_limit import BodyLimit
+from rest_compat.companion_proxy import upstream_client
 from rest_compat.console import ConsoleSite
 from sandbox import open_backend
 from schema import GraphQLView, Limits, build_schema
@@ -198,7 +199,8 @@ def create_app(settings: Settings) -> Starlette:
                 rt.backend.name,
             )
             try:
-                yield {"runtime": rt}
+                async with upstream_client() as proxy_client:
+                    yield {"runtime": rt, "proxy_client": proxy_client}
             finally:
                 pruning.cancel()
                 await rt.executions.shutdown()
@@ -217,6 +219,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql/assets/{name}", graphiql_asset, methods=["GET"]),
             Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *vendor_assets.routes,
             Mount("/api", api),
             Mount("", root),
         ],

@@ -6,11 +6,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Mount, Router
 from starlette.types import ASGIApp
 
 from rest_compat import (
     auth_routes,
     batch_routes,
+    companion_routes,
     execution_routes,
     flexy_routes,
     import_routes,
@@ -66,7 +68,9 @@ def build_api(settings: Settings) -> ASGIApp:
     """The REST sub-application, its request bodies limited; it reads the runtime from the parent app's state."""
     default = settings.request_body_max_bytes
     larger = {path: default + settings.context_import_max_bytes for path in IMPORTS_BY_CONTENT}
-    return BodyLimit(_routes(), rest_limits(default, larger), rest_too_large)
+    limited = BodyLimit(_routes(), rest_limits(default, larger), rest_too_large)
+    # The companions stream bodies of any size through to the sandbox: they stay outside the limit.
+    return Router(routes=[*companion_routes.routes, Mount("", limited)])
 
 
 def _routes() -> Starlette:

@@ -9,6 +9,7 @@ from resolvers import auth, users
 from resolvers.auth import Session
 from resolvers.errors import DomainError
 from resolvers.runtime import Caller
+from rest_compat.companion_auth import REFRESH_COOKIE, delete_companion_cookie, set_companion_cookie
 from rest_compat.http import bearer_token, endpoint, error_response, read_body, runtime
 from rest_compat.shapes import user_json
 from rest_compat.spec.account import (
@@ -22,24 +23,30 @@ from rest_compat.spec.account import (
     VerifyTokenRequest,
 )
 
-REFRESH_COOKIE = "aintandem_refresh_token"
-
 
 def _session_response(request: Request, session: Session, with_user: bool) -> Response:
     body: dict[str, object] = {"success": True, "token": session.access_token, "refreshToken": session.refresh_token}
     if with_user:
         body["user"] = user_json(session.user)
     response = JSONResponse(body)
+    settings = runtime(request).settings
     if session.refresh_token is not None:
         response.set_cookie(
             REFRESH_COOKIE,
             session.refresh_token,
-            max_age=runtime(request).settings.refresh_token_ttl,
+            max_age=settings.refresh_token_ttl,
             path="/",
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
         )
+    set_companion_cookie(response, request, session, settings.access_token_ttl)
+    return response
+
+
+def _without_cookies(response: Response) -> Response:
+    response.delete_cookie(REFRESH_COOKIE, path="/")
+    delete_companion_cookie(response)
     return response
 
 
@@ -67,9 +74,7 @@ async def refresh(request: Request) -> Response:
         token = body.get("refreshToken") or request.cookies.get(REFRESH_COOKIE)
         session = await auth.refresh(runtime(request), token)
     except DomainError as error:
-        response = _failure(request, error)
-        response.delete_cookie(REFRESH_COOKIE, path="/")
-        return response
+        return _without_cookies(_failure(request, error))
     return _session_response(request, session, with_user=False)
 
 
@@ -82,9 +87,7 @@ async def logout(request: Request) -> Response:
         await auth.logout(runtime(request), caller, token if isinstance(token, str) else None)
     except DomainError as error:
         return _failure(request, error)
-    response = JSONResponse({"success": True, "message": "Logged out"})
-    response.delete_cookie(REFRESH_COOKIE, path="/")
-    return response
+    return _without_cookies(JSONResponse({"success": True, "message": "Logged out"}))
 
 
 @endpoint("GET", "/auth/verify", authenticated=False, operation="VerifyCurrentToken", response=VerifyResponse)

@@ -94,13 +94,18 @@ async def read_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
+    return json_object(raw, "Request body")
+
+
+def json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    """`raw` read as a JSON object; 400 saying what `what` is instead."""
     try:
-        body = orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise DomainError("VALIDATION_ERROR", "Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise DomainError("VALIDATION_ERROR", "Request body must be a JSON object")
-    return body
+        raise DomainError("VALIDATION_ERROR", f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise DomainError("VALIDATION_ERROR", f"{what} must be a JSON object")
+    return value
 
 
 def field(body: dict[str, Any], *names: str) -> Maybe[Any]:

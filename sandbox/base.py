@@ -36,6 +36,10 @@ class ImageNotFound(SandboxError):
     pass
 
 
+class NotOffered(SandboxError):
+    """This backend does not offer what was asked (a sandbox network address, or a terminal of its own)."""
+
+
 @dataclass(frozen=True)
 class PortMapping:
     host_port: int
@@ -110,8 +114,30 @@ class RunningCommand(ABC):
     def timed_out(self) -> bool: ...
 
 
+class Terminal(ABC):
+    """An interactive shell on a pseudo-terminal in a sandbox. `close()` ends it (and everything it started)."""
+
+    @abstractmethod
+    async def read(self) -> bytes:
+        """The next output as soon as there is some; b"" once the shell has ended."""
+
+    @abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Type `data` (keys, pasted text) into the terminal."""
+
+    @abstractmethod
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Kill the shell and its children, and release the terminal."""
+
+
 class SandboxBackend(ABC):
     name: str
+    has_network: bool = False
+    """True when each sandbox has a network address of its own, where `service_address` finds its ports
+    (Docker); False when sandboxes share this host's network (local), which has `open_terminal` instead."""
 
     @abstractmethod
     async def ping(self) -> None:
@@ -162,6 +188,14 @@ class SandboxBackend(ABC):
         timeout: float | None = None,
     ) -> RunningCommand:
         """Start `argv` (no shell) in the sandbox's working directory; the sandbox must be running."""
+
+    async def service_address(self, sandbox_id: str, port: int) -> tuple[str, int]:
+        """Where this host reaches `port` of a running sandbox: (host, port)."""
+        raise NotOffered(f"the {self.name} backend gives sandboxes no network address of their own")
+
+    async def open_terminal(self, sandbox_id: str, cols: int, rows: int) -> Terminal:
+        """An interactive shell in the sandbox's working directory, under the same confinement as `run()`."""
+        raise NotOffered(f"the {self.name} backend has no terminals of its own: its sandboxes serve their own")
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiodocker
 import aiohttp
@@ -41,6 +42,7 @@ from sandbox.base import (
     PROJECT_LABEL,
     SANDBOX_LABEL,
     ImageNotFound,
+    NotOffered,
     PortMapping,
     RunningCommand,
     SandboxBackend,
@@ -186,6 +188,7 @@ class DockerBackend(SandboxBackend):
     """Sandboxes as containers on one Docker engine, reached with aiodocker (never blocking the loop)."""
 
     name = "docker"
+    has_network = True
 
     def __init__(
         self,
@@ -420,6 +423,28 @@ class DockerBackend(SandboxBackend):
             return await self.inspect(sandbox_id)
         except SandboxNotFound:  # removed between the listing and now
             return None
+
+    async def service_address(self, sandbox_id: str, port: int) -> tuple[str, int]:
+        """The container's own address on its network; else, when `port` is published, the engine's host.
+
+        Nothing but the sandbox's own ports can come out: the host is the container's IP (or, for a published
+        port, the engine's host at the port Docker published for this container's `port`).
+        """
+        info = await self.inspect(sandbox_id)
+        if info.status != "running":
+            raise SandboxError(f"sandbox {sandbox_id} is not running (it is {info.status})")
+        if info.ip:
+            return info.ip, port
+        for mapping in info.ports:
+            if mapping.container_port == port and mapping.protocol == "tcp":
+                return self._engine_host(), mapping.host_port
+        raise NotOffered(f"sandbox {sandbox_id} has no network address, and its port {port} is not published")
+
+    def _engine_host(self) -> str:
+        """Where published ports listen, seen from here: the engine's host (this one for a local socket)."""
+        if self.url.startswith(("tcp://", "http://", "https://")):
+            return urlsplit(self.url).hostname or "127.0.0.1"
+        return "127.0.0.1" if self.publish_host_ip in ("", "0.0.0.0", "::") else self.publish_host_ip
 
     # -- commands -------------------------------------------------------------------------------
 

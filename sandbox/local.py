@@ -15,6 +15,8 @@ What differs from Docker, by necessity:
 * The environment is a minimal one (PATH, HOME, locale, …) plus the sandbox's and the command's, never
   this service's own variables (which hold its secrets).
 * "running" means "accepts commands"; stop and delete kill the commands that are still running.
+* There is no network of a sandbox's own, so no web terminal inside it to reach: `open_terminal` gives an
+  interactive shell on a pseudo-terminal of this host instead, confined as commands are.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ from sandbox.base import (
     SandboxInfo,
     SandboxNotFound,
     SandboxSpec,
+    Terminal,
 )
+from sandbox.terminal import PtyTerminal, controlling_terminal_argv
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +145,7 @@ class LocalBackend(SandboxBackend):
         self.kill_grace = kill_grace
         self._isolation: str | None = None
         self._running: dict[str, set[StreamedCommand]] = {}
+        self._terminals: dict[str, set[PtyTerminal]] = {}
 
     # -- records --------------------------------------------------------------------------------
 
@@ -263,8 +268,10 @@ class LocalBackend(SandboxBackend):
         return [record.info(isolation) for record in await self._records()]
 
     async def _kill_all(self, sandbox_id: str) -> None:
+        """Kill the sandbox's commands and close its terminals (stop, delete and shutdown do this)."""
         commands = list(self._running.get(sandbox_id, ()))
-        await asyncio.gather(*(command.kill() for command in commands))
+        terminals = list(self._terminals.get(sandbox_id, ()))
+        await asyncio.gather(*(command.kill() for command in commands), *(terminal.close() for terminal in terminals))
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -282,20 +289,42 @@ class LocalBackend(SandboxBackend):
     ) -> RunningCommand:
         if not argv:
             raise SandboxError("nothing to run: the command is empty")
+        record = await self._runnable(sandbox_id)
+        environment = self._environment(record, env)
+        if _resolve(argv[0], record.project_dir, environment["PATH"]) is None:
+            return failed_command(f"{argv[0]}: command not found")
+        process = await self._spawn(await self._confined(record, argv), record.project_dir, environment)
+        return self._track(sandbox_id, process, timeout)
+
+    async def _confined(self, record: _Record, argv: Sequence[str]) -> list[str]:
+        """`argv` as it must be started to run confined in the sandbox (every command and terminal goes here)."""
+        if await self.isolation() == "bubblewrap":
+            return bwrap_argv(record.project_dir, record.folders, argv)
+        if self.use_bwrap:
+            raise SandboxError("bubblewrap is required but does not work on this machine")
+        return list(argv)
+
+    async def _runnable(self, sandbox_id: str) -> _Record:
+        """The record of a sandbox that accepts commands: running, with its project folder present."""
         record = await self._load(sandbox_id)
         if record.status != "running":
             raise SandboxError(f"sandbox {sandbox_id} is not running (it is {record.status})")
         if not os.path.isdir(record.project_dir):
             raise SandboxError(f"the project folder {record.project_dir} of sandbox {sandbox_id} is missing")
-        environment = self._environment(record, env)
-        if _resolve(argv[0], record.project_dir, environment["PATH"]) is None:
-            return failed_command(f"{argv[0]}: command not found")
-        if await self.isolation() == "bubblewrap":
-            argv = bwrap_argv(record.project_dir, record.folders, argv)
-        elif self.use_bwrap:
-            raise SandboxError("bubblewrap is required but does not work on this machine")
-        process = await self._spawn(list(argv), record.project_dir, environment)
-        return self._track(sandbox_id, process, timeout)
+        return record
+
+    async def open_terminal(self, sandbox_id: str, cols: int, rows: int) -> Terminal:
+        """The user's shell (bash when installed, else /bin/sh) in the project folder, confined as commands are."""
+        record = await self._runnable(sandbox_id)
+        environment = self._environment(record, {"TERM": "xterm-256color"})
+        shell = shutil.which("bash", path=environment["PATH"]) or "/bin/sh"
+        argv = await self._confined(record, controlling_terminal_argv([shell, "-i"]))
+        terminals = self._terminals.setdefault(sandbox_id, set())
+        terminal = await PtyTerminal.spawn(
+            argv, record.project_dir, environment, cols, rows, self.kill_grace, on_close=terminals.discard
+        )
+        terminals.add(terminal)
+        return terminal
 
     @staticmethod
     async def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -329,7 +358,8 @@ class LocalBackend(SandboxBackend):
 
     async def close(self) -> None:
         """Kill whatever is still running: the processes are this service's children."""
-        await asyncio.gather(*(self._kill_all(sandbox_id) for sandbox_id in list(self._running)))
+        sandbox_ids = set(self._running) | set(self._terminals)
+        await asyncio.gather(*(self._kill_all(sandbox_id) for sandbox_id in sandbox_ids))
 
 
 async def _pump(reader: asyncio.StreamReader | None, stream: str, emit: Emit) -> None:

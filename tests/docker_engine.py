@@ -83,11 +83,12 @@ class DockerEngine:
     def ports_published(self) -> bool:
         return self.bridge is not None
 
-    def request(self, method: str, path: str, body: bytes | None = None, **query: str) -> bytes:
-        """One Engine API call over the unix socket (sync: the helper must not depend on the code under test)."""
+    def request(self, method: str, path: str, body: bytes | None = None, **query: str | list[str]) -> bytes:
+        """One Engine API call over the unix socket (sync: the helper must not depend on the code under test).
+        A list value repeats its query parameter."""
         connection = _UnixConnection(str(self.socket_path))
         try:
-            target = f"{path}?{urlencode(query)}" if query else path
+            target = f"{path}?{urlencode(query, doseq=True)}" if query else path
             headers = {"Content-Type": "application/x-tar" if body else "application/json"}
             connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
@@ -248,8 +249,9 @@ def _add_entry(archive: tarfile.TarFile, name: str, kind: bytes, mode: int, targ
     archive.addfile(info)
 
 
-def rootfs_tar() -> bytes:
-    """busybox and a symlink per applet, the usual folders, users, and the fake AI CLIs."""
+def rootfs_tar(extra_files: dict[str, tuple[bytes, int]] | None = None) -> bytes:
+    """busybox and a symlink per applet, the usual folders, users, and the fake AI CLIs; `extra_files` maps
+    more paths (their folders must exist) to (content, mode)."""
     applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout.split()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -266,15 +268,28 @@ def rootfs_tar() -> bytes:
         for name, title in (("claude", "Claude"), ("qwen", "Qwen")):
             script = FAKE_CLI.replace("{name}", name).replace("{title}", title)
             _add_file(archive, f"usr/local/bin/{name}", script.encode(), 0o755)
+        for path, (data, mode) in (extra_files or {}).items():
+            _add_file(archive, path, data, mode)
     return buffer.getvalue()
 
 
-def build_test_image(engine: DockerEngine) -> None:
-    """`docker import` of the rootfs, by the Engine API: the image has no CMD (sandboxes get the keepalive)."""
-    repository, _, tag = engine.image.partition(":")
+def import_image(engine: DockerEngine, image: str, rootfs: bytes, changes: tuple[str, ...] = ()) -> None:
+    """`docker import` of a root filesystem by the Engine API, with Dockerfile `changes` (PATH is always set)."""
+    repository, _, tag = image.partition(":")
     engine.request(
-        "POST", "/images/create", rootfs_tar(), fromSrc="-", repo=repository, tag=tag, changes=f"ENV PATH={IMAGE_PATH}"
+        "POST",
+        "/images/create",
+        rootfs,
+        fromSrc="-",
+        repo=repository,
+        tag=tag,
+        changes=[f"ENV PATH={IMAGE_PATH}", *changes],
     )
+
+
+def build_test_image(engine: DockerEngine) -> None:
+    """The test image: no CMD (sandboxes get the keepalive)."""
+    import_image(engine, engine.image, rootfs_tar())
 
 
 def start_engine() -> DockerEngine:

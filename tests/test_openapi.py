@@ -38,6 +38,12 @@ CONSOLE_PATHS = [
     ("DELETE", "/settings/{key}"),
 ]
 """The calls of contract §6 that the console and the SDK make beside the 95."""
+SECRET_PATHS = [
+    (method, f"/{owner}/{{id}}/secrets{suffix}")
+    for owner in ("organizations", "projects")
+    for method, suffix in (("GET", ""), ("PUT", "/{name}"), ("DELETE", "/{name}"))
+]
+"""This service's own operations for sealed secrets."""
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +81,11 @@ def test_every_operation_of_the_contract_is_described(document: dict[str, Any]) 
         public = row["operationId"] in ("Health", "Login", "Logout", "Refresh", "VerifyToken", "VerifyCurrentToken")
         assert (entry.get("security") == []) is public, row["operationId"]
     ids = [entry["operationId"] for methods in document["paths"].values() for entry in methods.values()]
-    assert len(ids) == len(set(ids)) == 95 + len(CONSOLE_PATHS)
+    assert len(ids) == len(set(ids)) == 95 + len(CONSOLE_PATHS) + len(SECRET_PATHS)
 
 
 def test_console_paths_and_shapes_are_described(document: dict[str, Any]) -> None:
-    for method, path in CONSOLE_PATHS:
+    for method, path in CONSOLE_PATHS + SECRET_PATHS:
         assert method.lower() in document["paths"][path], (method, path)
     tasks = document["paths"]["/projects/{projectId}/tasks"]["get"]["responses"]["200"]
     assert tasks["content"]["application/json"]["schema"] == {
