@@ -49,6 +49,33 @@ class FolderMapping:
     container_path: str
 
 
+NETWORK_MODES = ("none", "egress", "open")
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """What a sandbox may reach: nothing (`none`), only the allow-listed hosts through the service's egress
+    proxy (`egress`), or whatever the host network reaches (`open`)."""
+
+    mode: str = "none"
+    allowed_hosts: tuple[str, ...] = ()
+    """Entries `name`, `name:port`, `*.domain` or `*.domain:port` (an IPv4 literal as a name); `egress` only."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in NETWORK_MODES:
+            raise ValueError(f"network mode must be one of {', '.join(NETWORK_MODES)}, not {self.mode!r}")
+
+    def as_record(self) -> dict[str, object]:
+        return {"mode": self.mode, "allowedHosts": list(self.allowed_hosts)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, object] | None) -> NetworkPolicy:
+        if not record:
+            return cls()
+        hosts = record.get("allowedHosts") or []
+        return cls(str(record.get("mode") or "none"), tuple(str(host) for host in hosts))  # type: ignore[union-attr]
+
+
 @dataclass(frozen=True)
 class SandboxSpec:
     """Everything needed to create a sandbox for one project."""
@@ -65,6 +92,7 @@ class SandboxSpec:
     port_mappings: Sequence[PortMapping] = ()
     docker_socket: bool = False
     """Mount the engine's socket inside (docker-out-of-docker); only when the project asks."""
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,24 @@
 """The local backend, for machines without Docker: a sandbox is a small JSON record naming the project folder.
 
-Commands run as child processes of this service in the project folder, under bubblewrap when `bwrap`
-works here (the whole filesystem read-only except the project folder and the folder mappings, a private
-/tmp, /proc and /dev, its own pid namespace, killed with its parent), else as plain processes
-(`SandboxInfo.isolation` says which: "bubblewrap" or "none"). Either way a command gets a session and
-process group of its own, without a controlling terminal, and a kill signals that whole group.
+Commands run as child processes of this service, under bubblewrap when `bwrap` works here (see
+`sandbox.bwrap` for what a sandbox sees and may do: its own user namespace with a non-root uid and no
+capabilities, a seccomp filter, only the system trees, the project folder and its mappings, and a network
+namespace of its own unless the project's network mode is `open`), else as plain processes
+(`SandboxInfo.isolation` says which: "bubblewrap" or "none"; "none" confines nothing, network included).
+Either way a command gets a session and process group of its own, without a controlling terminal, and a
+kill signals that whole group.
 
 What differs from Docker, by necessity:
 * Images: there are none. Every image name "exists", pulling is a no-op and the list is empty, so the
   callers' pull → create → start sequence works unchanged; the record keeps the name for display.
 * The working directory is the project folder's own path (there is no container path to map it to);
   folder mappings are made writable at their host paths; ports are recorded but nothing is published
-  (processes share the host's network and bind ports themselves).
-* The environment is a minimal one (PATH, HOME, locale, …) plus the sandbox's and the command's, never
-  this service's own variables (which hold its secrets).
+  (in the `open` mode processes share the host's network and bind ports themselves).
+* The environment is a minimal one (PATH, locale, a private HOME, the proxy in `egress`) plus the
+  sandbox's and the command's, never this service's own variables (which hold its secrets).
 * "running" means "accepts commands"; stop and delete kill the commands that are still running.
+* The network policy is fixed when the sandbox is created; each command gets a fresh namespace (and, in
+  `egress`, a proxy listener of its own that closes when the command ends).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import re
 import shutil
 import signal
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +40,7 @@ from typing import Any
 
 from sandbox._command import Emit, StreamedCommand, failed_command
 from sandbox.base import (
+    NetworkPolicy,
     PortMapping,
     RunningCommand,
     SandboxBackend,
@@ -44,10 +49,15 @@ from sandbox.base import (
     SandboxNotFound,
     SandboxSpec,
 )
+from sandbox.bwrap import SANDBOX_HOME, Confinement, bwrap_argv, overlaps_hidden
+from sandbox.egress import EgressProxy
+from sandbox.netns import listen_in
+from sandbox.proxy_env import proxy_environment
+from sandbox.seccomp import filter_fd
 
 log = logging.getLogger(__name__)
 
-INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TERM")
+INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TERM")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
@@ -67,6 +77,11 @@ class _Record:
     env: dict[str, str] = field(default_factory=dict)
     folders: list[str] = field(default_factory=list)
     ports: list[list[Any]] = field(default_factory=list)
+    network: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> NetworkPolicy:
+        return NetworkPolicy.from_record(self.network)
 
     @classmethod
     def load(cls, path: Path) -> _Record:
@@ -94,31 +109,6 @@ class _Record:
         )
 
 
-def bwrap_argv(project_dir: str, writable: Sequence[str], argv: Sequence[str]) -> list[str]:
-    """bubblewrap around `argv`: / read-only, the project and mapped folders writable at their own paths.
-
-    The tmpfs on /tmp comes before the binds so that a project folder under /tmp stays visible.
-    No `--new-session`: the process is already started in a session of its own without a controlling
-    terminal (what that option guards against), and bwrap's extra session would take the command out of
-    the process group that `kill()` signals: a kill racing bwrap's start-up could then miss it.
-    """
-    binds = [arg for path in (project_dir, *writable) for arg in ("--bind", path, path)]
-    return [
-        "bwrap",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        *binds,
-        "--chdir", project_dir,
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--die-with-parent",
-        "--",
-        *argv,
-    ]  # fmt: skip
-
-
 def _resolve(program: str, cwd: str, path: str) -> str | None:
     """Where `program` is, looked up as the sandboxed process would (relative names from the project folder)."""
     if "/" in program:
@@ -132,13 +122,29 @@ class LocalBackend(SandboxBackend):
 
     name = "local"
 
-    def __init__(self, state_dir: str | Path, *, use_bwrap: bool | None = None, kill_grace: float = 0.5) -> None:
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        use_bwrap: bool | None = None,
+        kill_grace: float = 0.5,
+        egress: EgressProxy | None = None,
+        user_id: int = 1000,
+        group_id: int = 1000,
+        hidden_paths: Sequence[str | Path] = (),
+    ) -> None:
         """`use_bwrap`: None uses bubblewrap when it is installed and works here; False never does;
-        True requires it (SandboxError from `run()` when it is missing)."""
+        True requires it (SandboxError from `run()` when it is missing). `egress`: the proxy that carries
+        `egress`-mode sandboxes out (without one that mode is refused). `user_id`/`group_id`: who commands
+        are inside their namespace. `hidden_paths`: host paths a sandbox must never see or map (the state
+        folder is always one)."""
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.use_bwrap = use_bwrap
         self.kill_grace = kill_grace
+        self.egress = egress
+        hidden = {os.path.realpath(path) for path in (*hidden_paths, self.state_dir)}
+        self.confinement = Confinement(user_id, group_id, tuple(sorted(hidden)))
         self._isolation: str | None = None
         self._running: dict[str, set[StreamedCommand]] = {}
 
@@ -190,17 +196,23 @@ class LocalBackend(SandboxBackend):
                 log.warning("bwrap is installed but cannot create sandboxes here; commands run unconfined")
         return self._isolation
 
-    @staticmethod
-    async def _bwrap_works(folder: str) -> bool:
+    async def _bwrap_works(self, folder: str) -> bool:
         """bwrap can be installed yet unusable (for example in a container without user namespaces)."""
         if not shutil.which("bwrap"):
             return False
-        probe = await asyncio.create_subprocess_exec(
-            *bwrap_argv(folder, [], ["true"]),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        seccomp = filter_fd()
+        try:
+            probe = await asyncio.create_subprocess_exec(
+                *bwrap_argv(
+                    folder, [], ["true"], confinement=self.confinement, seccomp_fd=seccomp, isolate_network=True
+                ),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                pass_fds=(seccomp,),
+            )
+        finally:
+            os.close(seccomp)
         return await probe.wait() == 0
 
     # -- images ---------------------------------------------------------------------------------
@@ -222,6 +234,11 @@ class LocalBackend(SandboxBackend):
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
         if any(record.name == spec.name for record in await self._records()):
             raise SandboxError(f"create sandbox {spec.name}: conflict: the name is already in use")
+        if spec.network.mode == "egress" and self.egress is None:
+            raise SandboxError("the egress network mode needs the egress proxy, which this backend was not given")
+        for mapping in spec.folder_mappings:
+            if secret := overlaps_hidden(mapping.host_path, self.confinement.hidden):
+                raise SandboxError(f"folder mapping {mapping.host_path} would expose {secret}, which stays hidden")
         record = _Record(
             id=uuid.uuid4().hex,
             name=spec.name,
@@ -233,6 +250,7 @@ class LocalBackend(SandboxBackend):
             env=dict(spec.env),
             folders=[str(Path(mapping.host_path).resolve()) for mapping in spec.folder_mappings],
             ports=[[port.host_port, port.container_port, port.protocol] for port in spec.port_mappings],
+            network=spec.network.as_record(),
         )
         await asyncio.to_thread(record.save, self._path(record.id))
         return record.info(await self.isolation())
@@ -268,9 +286,15 @@ class LocalBackend(SandboxBackend):
 
     # -- commands -------------------------------------------------------------------------------
 
-    def _environment(self, record: _Record, env: dict[str, str] | None) -> dict[str, str]:
+    def _environment(self, record: _Record, env: dict[str, str] | None, confined: bool) -> dict[str, str]:
         base = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
         base.setdefault("PATH", DEFAULT_PATH)
+        if confined:
+            base |= {"HOME": SANDBOX_HOME, "USER": "sandbox", "LOGNAME": "sandbox"}
+            if record.policy.mode == "egress":
+                base |= proxy_environment()
+        else:
+            base |= {key: os.environ[key] for key in ("HOME", "USER", "LOGNAME") if key in os.environ}
         return {**base, **record.env, **(env or {})}
 
     async def run(
@@ -287,18 +311,69 @@ class LocalBackend(SandboxBackend):
             raise SandboxError(f"sandbox {sandbox_id} is not running (it is {record.status})")
         if not os.path.isdir(record.project_dir):
             raise SandboxError(f"the project folder {record.project_dir} of sandbox {sandbox_id} is missing")
-        environment = self._environment(record, env)
+        confined = await self.isolation() == "bubblewrap"
+        if not confined and self.use_bwrap:
+            raise SandboxError("bubblewrap is required but does not work on this machine")
+        environment = self._environment(record, env, confined)
         if _resolve(argv[0], record.project_dir, environment["PATH"]) is None:
             return failed_command(f"{argv[0]}: command not found")
-        if await self.isolation() == "bubblewrap":
-            argv = bwrap_argv(record.project_dir, record.folders, argv)
-        elif self.use_bwrap:
-            raise SandboxError("bubblewrap is required but does not work on this machine")
-        process = await self._spawn(list(argv), record.project_dir, environment)
-        return self._track(sandbox_id, process, timeout)
+        if not confined:
+            process = await self._spawn(list(argv), record.project_dir, environment)
+            return self._track(sandbox_id, process, timeout)
+        return await self._run_confined(sandbox_id, record, argv, environment, timeout)
+
+    async def _run_confined(
+        self, sandbox_id: str, record: _Record, argv: Sequence[str], environment: dict[str, str], timeout: float | None
+    ) -> RunningCommand:
+        """bwrap around the command; in `egress` the proxy is planted in its namespace before it starts."""
+        policy = record.policy
+        seccomp = filter_fd()
+        handshake = (os.pipe(), os.pipe()) if policy.mode == "egress" else None
+        sync = (handshake[0][1], handshake[1][0]) if handshake else None
+        wrapped = bwrap_argv(
+            record.project_dir,
+            record.folders,
+            argv,
+            confinement=self.confinement,
+            seccomp_fd=seccomp,
+            isolate_network=policy.mode != "open",
+            handshake=sync,
+        )
+        try:
+            process = await self._spawn(wrapped, record.project_dir, environment, (seccomp, *(sync or ())))
+        finally:
+            for descriptor in (seccomp, *(sync or ())):
+                os.close(descriptor)
+        if handshake is None:
+            return self._track(sandbox_id, process, timeout)
+        info_read, block_write = handshake[0][0], handshake[1][1]
+        try:
+            server = await self._plant_proxy(info_read, policy)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            os.close(block_write)
+            await process.wait()
+            raise
+        finally:
+            os.close(info_read)
+        os.write(block_write, b"go")
+        os.close(block_write)
+        return self._track(sandbox_id, process, timeout, on_exit=server.close)
+
+    async def _plant_proxy(self, info_read: int, policy: NetworkPolicy) -> asyncio.Server:
+        assert self.egress is not None  # `create` refuses egress sandboxes without a proxy
+        info = await asyncio.to_thread(_read_all, info_read)
+        try:
+            child = int(json.loads(info)["child-pid"])
+        except (ValueError, KeyError, TypeError):
+            raise SandboxError(f"bubblewrap did not start the sandbox (it reported {info[:200]!r})") from None
+        return await self.egress.serve(await listen_in(child), policy)
 
     @staticmethod
-    async def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def _spawn(
+        argv: list[str], cwd: str, env: dict[str, str], pass_fds: Sequence[int] = ()
+    ) -> asyncio.subprocess.Process:
         try:
             return await asyncio.create_subprocess_exec(
                 *argv,
@@ -308,12 +383,24 @@ class LocalBackend(SandboxBackend):
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own process group, so that a kill reaches its children
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             raise SandboxError(f"cannot start {argv[0]}: {exc}") from exc
 
-    def _track(self, sandbox_id: str, process: asyncio.subprocess.Process, timeout: float | None) -> StreamedCommand:
+    def _track(
+        self,
+        sandbox_id: str,
+        process: asyncio.subprocess.Process,
+        timeout: float | None,
+        on_exit: Callable[[], None] | None = None,
+    ) -> StreamedCommand:
         running = self._running.setdefault(sandbox_id, set())
+
+        def exited(command: StreamedCommand) -> None:
+            running.discard(command)
+            if on_exit is not None:
+                on_exit()
 
         async def produce(emit: Emit) -> int:
             await asyncio.gather(_pump(process.stdout, "stdout", emit), _pump(process.stderr, "stderr", emit))
@@ -323,7 +410,7 @@ class LocalBackend(SandboxBackend):
             with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
                 os.killpg(process.pid, _SIGNALS[name])
 
-        command = StreamedCommand(produce, send, timeout=timeout, kill_grace=self.kill_grace, on_exit=running.discard)
+        command = StreamedCommand(produce, send, timeout=timeout, kill_grace=self.kill_grace, on_exit=exited)
         running.add(command)
         return command
 
@@ -338,3 +425,13 @@ async def _pump(reader: asyncio.StreamReader | None, stream: str, emit: Emit) ->
         return
     while data := await reader.read(65536):
         emit(stream, data)
+
+
+def _read_all(descriptor: int) -> bytes:
+    """What bwrap writes to its info fd (a small JSON object; the pipe ends when bwrap closes it)."""
+    chunks = []
+    while chunk := os.read(descriptor, 4096):
+        chunks.append(chunk)
+        if b"}" in chunk:
+            break
+    return b"".join(chunks)
