@@ -95,6 +95,14 @@ class SandboxSpec:
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
 
+def check_network(spec: SandboxSpec, egress: object | None) -> None:
+    """What no backend can do: published ports without a network, or `egress` without the proxy."""
+    if spec.port_mappings and spec.network.mode != "open":
+        raise SandboxError(f"port mappings need the open network mode (this sandbox's is {spec.network.mode})")
+    if spec.network.mode == "egress" and egress is None:
+        raise SandboxError("the egress network mode needs the egress proxy, which this backend was not given")
+
+
 @dataclass(frozen=True)
 class SandboxInfo:
     id: str

@@ -60,6 +60,7 @@ from sandbox.base import (
     SandboxNotFound,
     SandboxSpec,
     SandboxUnavailable,
+    check_network,
 )
 from sandbox.egress import EgressProxy
 from sandbox.netns import listen_in
@@ -438,8 +439,7 @@ class DockerBackend(SandboxBackend):
         if not posixpath.isabs(spec.container_workdir):
             raise SandboxError(f"the working directory must be an absolute path, not {spec.container_workdir!r}")
         _check_image(spec.image)
-        if spec.network.mode == "egress" and self.egress is None:
-            raise SandboxError("the egress network mode needs the egress proxy, which this backend was not given")
+        check_network(spec, self.egress)
         entrypoint = await self._entrypoint(spec.image)
         await asyncio.to_thread(_give_folder, spec.project_dir, self.user_id, self.group_id)
         network, own_network = await self._network_for(spec)

@@ -48,6 +48,7 @@ from sandbox.base import (
     SandboxInfo,
     SandboxNotFound,
     SandboxSpec,
+    check_network,
 )
 from sandbox.bwrap import SANDBOX_HOME, Confinement, bwrap_argv, overlaps_hidden
 from sandbox.egress import EgressProxy
@@ -234,8 +235,7 @@ class LocalBackend(SandboxBackend):
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
         if any(record.name == spec.name for record in await self._records()):
             raise SandboxError(f"create sandbox {spec.name}: conflict: the name is already in use")
-        if spec.network.mode == "egress" and self.egress is None:
-            raise SandboxError("the egress network mode needs the egress proxy, which this backend was not given")
+        check_network(spec, self.egress)
         for mapping in spec.folder_mappings:
             if secret := overlaps_hidden(mapping.host_path, self.confinement.hidden):
                 raise SandboxError(f"folder mapping {mapping.host_path} would expose {secret}, which stays hidden")
