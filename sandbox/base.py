@@ -7,6 +7,7 @@ about users, projects or the database; callers pass a complete `SandboxSpec`.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,20 @@ def check_network(spec: SandboxSpec, egress: object | None) -> None:
         raise SandboxError(f"port mappings need the open network mode (this sandbox's is {spec.network.mode})")
     if spec.network.mode == "egress" and egress is None:
         raise SandboxError("the egress network mode needs the egress proxy, which this backend was not given")
+
+
+def covers(outer: str, inner: str) -> bool:
+    """Whether path `inner` is `outer` or lies inside it (both absolute and normalized)."""
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+def refuse_hidden_mappings(spec: SandboxSpec, hidden: Sequence[str]) -> None:
+    """A folder mapping that contains a hidden path, or lies inside one, would show it: refuse it."""
+    for mapping in spec.folder_mappings:
+        resolved = os.path.realpath(mapping.host_path)
+        for secret in hidden:
+            if covers(secret, resolved) or covers(resolved, secret):
+                raise SandboxError(f"folder mapping {mapping.host_path} would expose {secret}, which stays hidden")
 
 
 @dataclass(frozen=True)

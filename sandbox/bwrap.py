@@ -21,7 +21,8 @@ import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+
+from sandbox.base import covers
 
 SYSTEM_TREES = ("/usr", "/etc", "/opt")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -69,26 +70,13 @@ def etc_masks() -> tuple[str, ...]:
     return tuple(arguments)
 
 
-def _covers(outer: str, inner: str) -> bool:
-    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
-
-
 def hidden_mounts(hidden: Sequence[str]) -> list[str]:
     """An empty tmpfs over each hidden path that a bound system tree would show."""
     arguments: list[str] = []
     for path in hidden:
-        if any(_covers(tree, path) and tree != path for tree in SYSTEM_TREES) and os.path.isdir(path):
+        if any(covers(tree, path) and tree != path for tree in SYSTEM_TREES) and os.path.isdir(path):
             arguments += ["--tmpfs", path]
     return arguments
-
-
-def overlaps_hidden(path: str | Path, hidden: Sequence[str]) -> str | None:
-    """The hidden path that `path` contains or lies inside (a mapping of it would expose it), or None."""
-    resolved = os.path.realpath(path)
-    for secret in hidden:
-        if _covers(secret, resolved) or _covers(resolved, secret):
-            return secret
-    return None
 
 
 def bwrap_argv(

@@ -61,6 +61,7 @@ from sandbox.base import (
     SandboxSpec,
     SandboxUnavailable,
     check_network,
+    refuse_hidden_mappings,
 )
 from sandbox.egress import EgressProxy
 from sandbox.netns import listen_in
@@ -230,6 +231,7 @@ class DockerBackend(SandboxBackend):
         nofile: int = 8192,
         nproc: int = 4096,
         tmpfs_size: str = "512m",
+        hidden_paths: Sequence[str | Path] = (),
     ) -> None:
         """`url`: the engine (default $DOCKER_HOST, else the local socket). `network`: a Docker network
         name for the containers (None: the engine's default bridge; "host" is refused). `init`: "auto",
@@ -240,7 +242,8 @@ class DockerBackend(SandboxBackend):
         `egress`: the proxy for `egress` sandboxes (without one that mode is refused). `user_id`/`group_id`:
         who commands run as. `log_max_size`/`log_max_file`: json-file rotation. `nofile`/`nproc`: ulimits
         (nproc counts every process of that uid on the engine's host, so it is a ceiling, not a share).
-        `tmpfs_size`: the size of /tmp and of the home folder each."""
+        `tmpfs_size`: the size of /tmp and of the home folder each. `hidden_paths`: host paths no folder
+        mapping may contain or lie inside (DATA_DIR, BASE_ROOT, this service's files)."""
         if network == "host":
             raise ValueError("sandboxes never use the host network")
         if init not in INIT_MODES:
@@ -261,6 +264,7 @@ class DockerBackend(SandboxBackend):
         self.log_max_size, self.log_max_file = log_max_size, log_max_file
         self.nofile, self.nproc = nofile, nproc
         self.tmpfs_size = tmpfs_size
+        self.hidden_paths = tuple(os.path.realpath(path) for path in hidden_paths)
         self._proxies: dict[str, tuple[int, asyncio.Server]] = {}
         """Container id → (the pid whose namespace the listener is in, the proxy serving it)."""
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
@@ -440,6 +444,7 @@ class DockerBackend(SandboxBackend):
             raise SandboxError(f"the working directory must be an absolute path, not {spec.container_workdir!r}")
         _check_image(spec.image)
         check_network(spec, self.egress)
+        refuse_hidden_mappings(spec, self.hidden_paths)
         entrypoint = await self._entrypoint(spec.image)
         await asyncio.to_thread(_give_folder, spec.project_dir, self.user_id, self.group_id)
         network, own_network = await self._network_for(spec)

@@ -49,8 +49,9 @@ from sandbox.base import (
     SandboxNotFound,
     SandboxSpec,
     check_network,
+    refuse_hidden_mappings,
 )
-from sandbox.bwrap import SANDBOX_HOME, Confinement, bwrap_argv, overlaps_hidden
+from sandbox.bwrap import SANDBOX_HOME, Confinement, bwrap_argv
 from sandbox.egress import EgressProxy
 from sandbox.netns import listen_in
 from sandbox.proxy_env import proxy_environment
@@ -236,9 +237,7 @@ class LocalBackend(SandboxBackend):
         if any(record.name == spec.name for record in await self._records()):
             raise SandboxError(f"create sandbox {spec.name}: conflict: the name is already in use")
         check_network(spec, self.egress)
-        for mapping in spec.folder_mappings:
-            if secret := overlaps_hidden(mapping.host_path, self.confinement.hidden):
-                raise SandboxError(f"folder mapping {mapping.host_path} would expose {secret}, which stays hidden")
+        refuse_hidden_mappings(spec, self.confinement.hidden)
         record = _Record(
             id=uuid.uuid4().hex,
             name=spec.name,
