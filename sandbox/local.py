@@ -361,7 +361,8 @@ class LocalBackend(SandboxBackend):
         return self._track(sandbox_id, process, timeout, on_exit=server.close)
 
     async def _plant_proxy(self, info_read: int, policy: NetworkPolicy) -> asyncio.Server:
-        assert self.egress is not None  # `create` refuses egress sandboxes without a proxy
+        if self.egress is None:  # a backend opened without one over records made with one
+            raise SandboxError("this sandbox's egress network mode needs the egress proxy, which this backend lacks")
         info = await asyncio.to_thread(_read_all, info_read)
         try:
             child = int(json.loads(info)["child-pid"])
