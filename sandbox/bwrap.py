@@ -11,7 +11,7 @@
   users' homes) is simply absent; a hidden path under a bound system tree is covered by an empty tmpfs.
 * Network: in the `none` and `egress` modes a network namespace with only loopback (`--unshare-net`);
   in `egress` the service's proxy is planted on that loopback before the command starts (see
-  `sandbox.netns`), which is why bwrap then reports its child (`--info-fd`) and waits (`--block-fd`).
+  `sandbox.netns`), which is why bwrap then reports its child (`--info-fd`).
 """
 
 from __future__ import annotations
@@ -87,9 +87,9 @@ def bwrap_argv(
     confinement: Confinement,
     seccomp_fd: int,
     isolate_network: bool,
-    handshake: tuple[int, int] | None = None,
+    info_fd: int | None = None,
 ) -> list[str]:
-    """bubblewrap around `argv`. `handshake`: (info fd, block fd) to plant the proxy before the command runs.
+    """bubblewrap around `argv`. `info_fd`: where bwrap writes its child's pid (to plant the proxy there).
 
     No `--new-session`: the process is already started in a session of its own without a controlling
     terminal (what that option guards against), and bwrap's extra session would take the command out of
@@ -98,7 +98,7 @@ def bwrap_argv(
     binds = [arg for path in (project_dir, *writable) for arg in ("--bind", path, path)]
     private = [arg for path in PRIVATE_FOLDERS for arg in ("--tmpfs", path)]
     network = ["--unshare-net"] if isolate_network else []
-    sync = ["--info-fd", str(handshake[0]), "--block-fd", str(handshake[1])] if handshake else []
+    sync = ["--info-fd", str(info_fd)] if info_fd is not None else []
     return [
         "bwrap",
         "--unshare-user", "--uid", str(confinement.user_id), "--gid", str(confinement.group_id),

@@ -63,6 +63,8 @@ INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TERM")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
+GATE = ("/bin/sh", "-c", 'read -r gate && [ "$gate" = go ] || exit 125; exec "$@" </dev/null', "gate")
+"""Holds an egress command until its proxy listens; exits if the service goes away first."""
 
 
 @dataclass
@@ -324,40 +326,44 @@ class LocalBackend(SandboxBackend):
     async def _run_confined(
         self, sandbox_id: str, record: _Record, argv: Sequence[str], environment: dict[str, str], timeout: float | None
     ) -> RunningCommand:
-        """bwrap around the command; in `egress` the proxy is planted in its namespace before it starts."""
+        """bwrap around the command; in `egress` the proxy is planted in its namespace before it starts.
+
+        bwrap reports its child's pid on the info fd; the command waits behind a gate reading "go" from its
+        stdin, written once the proxy listens. (Not bwrap's `--block-fd`: it goes on at end of file, so a
+        sandbox whose service died in between would run, unwatched. The gate exits instead.)"""
         policy = record.policy
         seccomp = filter_fd()
-        handshake = (os.pipe(), os.pipe()) if policy.mode == "egress" else None
-        sync = (handshake[0][1], handshake[1][0]) if handshake else None
+        gated = policy.mode == "egress"
+        info_read, info_write = os.pipe() if gated else (-1, -1)
         wrapped = bwrap_argv(
             record.project_dir,
             record.folders,
-            argv,
+            [*GATE, *argv] if gated else argv,
             confinement=self.confinement,
             seccomp_fd=seccomp,
             isolate_network=policy.mode != "open",
-            handshake=sync,
+            info_fd=info_write if gated else None,
         )
+        passed = (seccomp, info_write) if gated else (seccomp,)
         try:
-            process = await self._spawn(wrapped, record.project_dir, environment, (seccomp, *(sync or ())))
+            process = await self._spawn(wrapped, record.project_dir, environment, passed, gated)
         finally:
-            for descriptor in (seccomp, *(sync or ())):
+            for descriptor in passed:
                 os.close(descriptor)
-        if handshake is None:
+        if not gated:
             return self._track(sandbox_id, process, timeout)
-        info_read, block_write = handshake[0][0], handshake[1][1]
         try:
             server = await self._plant_proxy(info_read, policy)
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            os.close(block_write)
             await process.wait()
             raise
         finally:
             os.close(info_read)
-        os.write(block_write, b"go")
-        os.close(block_write)
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        process.stdin.close()
         return self._track(sandbox_id, process, timeout, on_exit=server.close)
 
     async def _plant_proxy(self, info_read: int, policy: NetworkPolicy) -> asyncio.Server:
@@ -372,14 +378,14 @@ class LocalBackend(SandboxBackend):
 
     @staticmethod
     async def _spawn(
-        argv: list[str], cwd: str, env: dict[str, str], pass_fds: Sequence[int] = ()
+        argv: list[str], cwd: str, env: dict[str, str], pass_fds: Sequence[int] = (), gated: bool = False
     ) -> asyncio.subprocess.Process:
         try:
             return await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=cwd,
                 env=env,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.PIPE if gated else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own process group, so that a kill reaches its children
