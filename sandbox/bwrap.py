@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,11 +51,22 @@ def system_mounts() -> tuple[str, ...]:
     return tuple(arguments)
 
 
-@functools.cache
-def etc_masks() -> tuple[str, ...]:
-    """Cover every file and folder under /etc that other users cannot read: the sandbox's uid outside its
-    namespace is this service's, which may own them."""
-    arguments: list[str] = []
+MASKS_MAX_AGE = 60.0
+"""Seconds a walk of /etc is reused (a walk takes tens of milliseconds; a command starts in a few)."""
+
+
+@dataclass
+class _EtcWalk:
+    walked_at: float = -MASKS_MAX_AGE
+    found: tuple[tuple[str, str], ...] = ()
+
+
+_last_walk = _EtcWalk()
+
+
+def _unreadable_in_etc() -> tuple[tuple[str, str], ...]:
+    """("file" | "folder", path) for everything under /etc that other users cannot read."""
+    found: list[tuple[str, str]] = []
     for folder, folders, files in os.walk("/etc"):
         for name in [*folders, *files]:
             path = os.path.join(folder, name)
@@ -63,11 +75,23 @@ def etc_masks() -> tuple[str, ...]:
             except OSError:
                 continue
             if stat.S_ISDIR(info.st_mode) and not info.st_mode & stat.S_IXOTH:
-                arguments += ["--tmpfs", path]
+                found.append(("folder", path))
                 folders.remove(name)
             elif stat.S_ISREG(info.st_mode) and not info.st_mode & stat.S_IROTH:
-                arguments += ["--ro-bind", "/dev/null", path]
-    return tuple(arguments)
+                found.append(("file", path))
+    return tuple(found)
+
+
+def etc_masks() -> list[str]:
+    """Cover every file and folder under /etc that other users cannot read (shadow, private keys, …): outside
+    its namespace the sandbox's uid is this service's, which may own them. Blocking; call it off the loop."""
+    if time.monotonic() - _last_walk.walked_at > MASKS_MAX_AGE:
+        _last_walk.found, _last_walk.walked_at = _unreadable_in_etc(), time.monotonic()
+    arguments: list[str] = []
+    for kind, path in _last_walk.found:
+        if os.path.lexists(path):  # bwrap fails on a mask whose target has gone
+            arguments += ["--tmpfs", path] if kind == "folder" else ["--ro-bind", "/dev/null", path]
+    return arguments
 
 
 def hidden_mounts(hidden: Sequence[str]) -> list[str]:
@@ -87,9 +111,11 @@ def bwrap_argv(
     confinement: Confinement,
     seccomp_fd: int,
     isolate_network: bool,
+    etc_masks: Sequence[str],
     info_fd: int | None = None,
 ) -> list[str]:
-    """bubblewrap around `argv`. `info_fd`: where bwrap writes its child's pid (to plant the proxy there).
+    """bubblewrap around `argv`. `etc_masks`: what `etc_masks()` returned. `info_fd`: where bwrap writes its
+    child's pid (to plant the proxy there).
 
     No `--new-session`: the process is already started in a session of its own without a controlling
     terminal (what that option guards against), and bwrap's extra session would take the command out of
@@ -109,7 +135,7 @@ def bwrap_argv(
         "--cap-drop", "ALL",
         "--seccomp", str(seccomp_fd),
         *system_mounts(),
-        *etc_masks(),
+        *etc_masks,
         *hidden_mounts(confinement.hidden),
         "--dev", "/dev",
         "--proc", "/proc",

@@ -628,10 +628,11 @@ class DockerBackend(SandboxBackend):
 
 def _give_folder(folder: Path, user_id: int, group_id: int) -> None:
     """Make the sandbox's user the owner of the project folder and what is in it (symlinks themselves, never
-    their targets), so that it can work there. Only root can; otherwise the folder is this service's, as is."""
+    their targets; relative to each folder's descriptor, so no path a task swapped for a link is followed).
+    Only root can; otherwise the folder stays this service's."""
     if os.geteuid() != 0:
         return
-    os.lchown(folder, user_id, group_id)
-    for parent, folders, files in os.walk(folder):
+    os.chown(folder, user_id, group_id, follow_symlinks=False)
+    for _, folders, files, descriptor in os.fwalk(folder):
         for name in [*folders, *files]:
-            os.lchown(os.path.join(parent, name), user_id, group_id)
+            os.chown(name, user_id, group_id, dir_fd=descriptor, follow_symlinks=False)

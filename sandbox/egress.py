@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 SERVICE_HOST_NAME = "host.docker.internal"
 MAX_HEAD_BYTES = 64 * 1024
+HEAD_TIMEOUT = 30.0
+"""Seconds a client has to send its request head (an idle connection must not hold a descriptor forever)."""
 CHUNK = 65536
 HOP_HEADERS = frozenset({"proxy-connection", "proxy-authorization", "connection", "keep-alive"})
 
@@ -103,7 +105,8 @@ class EgressProxy:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, policy: NetworkPolicy) -> None:
         upstream: asyncio.StreamWriter | None = None
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
+            async with asyncio.timeout(HEAD_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
             method, target, version, headers = _parse_head(head)
             if method == "CONNECT":
                 host, port = _split_authority(target, 443)
@@ -120,7 +123,7 @@ class EgressProxy:
             with contextlib.suppress(OSError):
                 writer.write(_answer(refusal))
                 await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError):
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError, OSError):
             pass
         finally:
             for stream in (writer, upstream):

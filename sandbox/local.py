@@ -51,7 +51,7 @@ from sandbox.base import (
     check_network,
     refuse_hidden_mappings,
 )
-from sandbox.bwrap import SANDBOX_HOME, Confinement, bwrap_argv
+from sandbox.bwrap import SANDBOX_HOME, Confinement, bwrap_argv, etc_masks
 from sandbox.egress import EgressProxy
 from sandbox.netns import listen_in
 from sandbox.proxy_env import proxy_environment
@@ -204,11 +204,18 @@ class LocalBackend(SandboxBackend):
         """bwrap can be installed yet unusable (for example in a container without user namespaces)."""
         if not shutil.which("bwrap"):
             return False
+        masks = await asyncio.to_thread(etc_masks)
         seccomp = filter_fd()
         try:
             probe = await asyncio.create_subprocess_exec(
                 *bwrap_argv(
-                    folder, [], ["true"], confinement=self.confinement, seccomp_fd=seccomp, isolate_network=True
+                    folder,
+                    [],
+                    ["true"],
+                    confinement=self.confinement,
+                    seccomp_fd=seccomp,
+                    isolate_network=True,
+                    etc_masks=masks,
                 ),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
@@ -332,6 +339,7 @@ class LocalBackend(SandboxBackend):
         stdin, written once the proxy listens. (Not bwrap's `--block-fd`: it goes on at end of file, so a
         sandbox whose service died in between would run, unwatched. The gate exits instead.)"""
         policy = record.policy
+        masks = await asyncio.to_thread(etc_masks)
         seccomp = filter_fd()
         gated = policy.mode == "egress"
         info_read, info_write = os.pipe() if gated else (-1, -1)
@@ -342,6 +350,7 @@ class LocalBackend(SandboxBackend):
             confinement=self.confinement,
             seccomp_fd=seccomp,
             isolate_network=policy.mode != "open",
+            etc_masks=masks,
             info_fd=info_write if gated else None,
         )
         passed = (seccomp, info_write) if gated else (seccomp,)
