@@ -192,8 +192,14 @@ class LocalBackend(SandboxBackend):
     async def isolation(self) -> str:
         """How commands are confined: "bubblewrap" when bwrap is installed and works here, else "none".
 
-        Decided once, on first use (it takes a subprocess, so not in the constructor)."""
+        Decided once, on first use (it takes a subprocess, so not in the constructor); sandboxes a previous
+        run of this service left running are ended then too."""
         if self._isolation is None:
+            folders = {record.project_dir for record in await self._records()}
+            for group in await asyncio.to_thread(_orphaned_groups, folders):
+                log.warning("ending sandbox processes (group %d) that a previous run of the service left", group)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGKILL)
             works = self.use_bwrap is not False and await self._bwrap_works(str(self.state_dir))
             self._isolation = "bubblewrap" if works else "none"
             if self._isolation == "none" and self.use_bwrap is None and shutil.which("bwrap"):
@@ -450,3 +456,25 @@ def _read_all(descriptor: int) -> bytes:
         if b"}" in chunk:
             break
     return b"".join(chunks)
+
+
+def _orphaned_groups(project_dirs: set[str]) -> set[int]:
+    """Process groups of bwrap processes adopted by init that confine one of `project_dirs`: left by a previous
+    run of this service that died (bwrap's --die-with-parent was seen not to take down a sandbox's own pid 1
+    when the service was killed outright)."""
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent, group = int(fields[1]), int(fields[2])
+        if parent != 1 or not argv or os.path.basename(argv[0]) != b"bwrap" or b"--chdir" not in argv:
+            continue
+        chdir = argv.index(b"--chdir")
+        if chdir + 1 < len(argv) and argv[chdir + 1].decode(errors="replace") in project_dirs:
+            groups.add(group)
+    return groups
