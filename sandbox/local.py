@@ -63,8 +63,23 @@ INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TERM")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
-GATE = ("/bin/sh", "-c", 'read -r gate && [ "$gate" = go ] || exit 125; exec "$@" </dev/null', "gate")
-"""Holds an egress command until its proxy listens; exits if the service goes away first."""
+WARDEN = """
+read -r gate && [ "$gate" = go ] || exit 125
+exec 3<&0
+"$@" </dev/null 3<&- &
+command=$!
+{ while read -r _ <&3; do :; done; kill -KILL -1; } 2>/dev/null &
+watcher=$!
+exec 3<&-
+wait "$command"; status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+"""
+"""Runs a confined command once this service says "go" on its stdin (after planting the egress proxy), then
+watches that stdin: should the service die, the pipe ends and every process of the sandbox is killed
+(`kill -1` inside the sandbox's own pid namespace). bwrap's --die-with-parent alone was seen to leave a
+sandbox's pid 1, and so its command, running after the service was killed outright."""
+WARDEN_ARGV = ("/bin/sh", "-c", WARDEN, "warden")
 
 
 @dataclass
@@ -339,47 +354,52 @@ class LocalBackend(SandboxBackend):
     async def _run_confined(
         self, sandbox_id: str, record: _Record, argv: Sequence[str], environment: dict[str, str], timeout: float | None
     ) -> RunningCommand:
-        """bwrap around the command; in `egress` the proxy is planted in its namespace before it starts.
-
-        bwrap reports its child's pid on the info fd; the command waits behind a gate reading "go" from its
-        stdin, written once the proxy listens. (Not bwrap's `--block-fd`: it goes on at end of file, so a
-        sandbox whose service died in between would run, unwatched. The gate exits instead.)"""
+        """bwrap around the command, under the warden (see WARDEN); in `egress` the proxy is planted in the
+        command's namespace first: bwrap reports its child's pid on the info fd, and the warden waits for "go".
+        (Not bwrap's `--block-fd`: it goes on at end of file, so a sandbox whose service died in between would
+        run, unwatched.)"""
         policy = record.policy
         masks = await asyncio.to_thread(etc_masks)
         seccomp = filter_fd()
-        gated = policy.mode == "egress"
-        info_read, info_write = os.pipe() if gated else (-1, -1)
+        egress = policy.mode == "egress"
+        info_read, info_write = os.pipe() if egress else (-1, -1)
         wrapped = bwrap_argv(
             record.project_dir,
             record.folders,
-            [*GATE, *argv] if gated else argv,
+            [*WARDEN_ARGV, *argv],
             confinement=self.confinement,
             seccomp_fd=seccomp,
             isolate_network=policy.mode != "open",
             etc_masks=masks,
-            info_fd=info_write if gated else None,
+            info_fd=info_write if egress else None,
         )
-        passed = (seccomp, info_write) if gated else (seccomp,)
+        passed = (seccomp, info_write) if egress else (seccomp,)
         try:
-            process = await self._spawn(wrapped, record.project_dir, environment, passed, gated)
+            process = await self._spawn(wrapped, record.project_dir, environment, passed, warden=True)
         finally:
             for descriptor in passed:
                 os.close(descriptor)
-        if not gated:
-            return self._track(sandbox_id, process, timeout)
-        try:
-            server = await self._plant_proxy(info_read, policy)
-        except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
-            raise
-        finally:
-            os.close(info_read)
-        assert process.stdin is not None
-        process.stdin.write(b"go\n")
-        process.stdin.close()
-        return self._track(sandbox_id, process, timeout, on_exit=server.close)
+        server: asyncio.Server | None = None
+        if egress:
+            try:
+                server = await self._plant_proxy(info_read, policy)
+            except BaseException:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+                raise
+            finally:
+                os.close(info_read)
+        warden = process.stdin
+        assert warden is not None
+        warden.write(b"go\n")  # kept open while the command runs: its end tells the warden the service is gone
+
+        def finished() -> None:
+            warden.close()
+            if server is not None:
+                server.close()
+
+        return self._track(sandbox_id, process, timeout, on_exit=finished)
 
     async def _plant_proxy(self, info_read: int, policy: NetworkPolicy) -> asyncio.Server:
         if self.egress is None:  # a backend opened without one over records made with one
@@ -393,14 +413,14 @@ class LocalBackend(SandboxBackend):
 
     @staticmethod
     async def _spawn(
-        argv: list[str], cwd: str, env: dict[str, str], pass_fds: Sequence[int] = (), gated: bool = False
+        argv: list[str], cwd: str, env: dict[str, str], pass_fds: Sequence[int] = (), warden: bool = False
     ) -> asyncio.subprocess.Process:
         try:
             return await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=cwd,
                 env=env,
-                stdin=asyncio.subprocess.PIPE if gated else asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.PIPE if warden else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own process group, so that a kill reaches its children
