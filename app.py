@@ -34,6 +34,7 @@ from resolvers.execution_engine import ExecutionEngine
 from resolvers.rate_limit import Admission
 from resolvers.runtime import Runtime
 from resolvers.sandbox_operations import SandboxOperations
+from resolvers.sandbox_spec import protected_paths
 from resolvers.sandboxes import unknown_sandboxes
 from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
@@ -42,6 +43,7 @@ from rest_compat.body_limit import BodyLimit
 from rest_compat.companion_proxy import upstream_client
 from rest_compat.console import ConsoleSite
 from sandbox import open_backend
+from sandbox.egress import EgressProxy
 from schema import GraphQLView, Limits, build_schema
 from schema.graphiql import graphiql_asset
 from schema.view import too_large
@@ -114,6 +116,12 @@ def load_secret_box(settings: Settings) -> SecretBox:
         raise SystemExit(f"{source} {error}") from None
 
 
+def service_address(settings: Settings) -> tuple[str, int]:
+    """Where the egress proxy reaches this service for a sandbox that lists host.docker.internal."""
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0") else "::1" if settings.host == "::" else settings.host
+    return host, settings.port
+
+
 def prepare_folders(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.base_root.mkdir(parents=True, exist_ok=True)
@@ -133,6 +141,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
             nano_cpus=int(settings.sandbox_cpus * 1e9),
             pids_limit=settings.sandbox_pids,
+            egress=EgressProxy(service_address(settings)),
+            user_id=settings.sandbox_user_id,
+            group_id=settings.sandbox_group_id,
+            nofile=settings.sandbox_nofile,
+            nproc=settings.sandbox_nproc,
+            log_max_size=settings.sandbox_log_max_size,
+            log_max_file=settings.sandbox_log_max_file,
+            hidden_paths=protected_paths(settings),
         )
         try:
             rt = Runtime(

@@ -18,6 +18,7 @@ from rest_compat import (
     import_routes,
     memory_routes,
     misc_routes,
+    network_routes,
     openapi,
     progress_socket,
     secret_routes,
@@ -46,6 +47,7 @@ API_ROUTES: list[ApiRoute] = [
     *batch_routes.routes,
     *memory_routes.routes,
     *secret_routes.routes,
+    *network_routes.routes,
 ]
 """Every operation, in matching order: a path is matched before any later, more general one."""
 

@@ -159,6 +159,7 @@ async def create_project(request: Request, caller: Caller) -> Any:
         field(body, "folderPath"),
         workflow_id=body.get("workflowId"),
         ai_config=body.get("aiConfig"),
+        network_settings=body.get("network"),
     )
     return project_json(project)
 

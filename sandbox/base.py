@@ -7,6 +7,7 @@ about users, projects or the database; callers pass a complete `SandboxSpec`.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,33 @@ class FolderMapping:
     container_path: str
 
 
+NETWORK_MODES = ("none", "egress", "open")
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """What a sandbox may reach: nothing (`none`), only the allow-listed hosts through the service's egress
+    proxy (`egress`), or whatever the host network reaches (`open`)."""
+
+    mode: str = "none"
+    allowed_hosts: tuple[str, ...] = ()
+    """Entries `name`, `name:port`, `*.domain` or `*.domain:port` (an IPv4 literal as a name); `egress` only."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in NETWORK_MODES:
+            raise ValueError(f"network mode must be one of {', '.join(NETWORK_MODES)}, not {self.mode!r}")
+
+    def as_record(self) -> dict[str, object]:
+        return {"mode": self.mode, "allowedHosts": list(self.allowed_hosts)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, object] | None) -> NetworkPolicy:
+        if not record:
+            return cls()
+        hosts = record.get("allowedHosts") or []
+        return cls(str(record.get("mode") or "none"), tuple(str(host) for host in hosts))  # type: ignore[union-attr]
+
+
 @dataclass(frozen=True)
 class SandboxSpec:
     """Everything needed to create a sandbox for one project."""
@@ -69,6 +97,29 @@ class SandboxSpec:
     port_mappings: Sequence[PortMapping] = ()
     docker_socket: bool = False
     """Mount the engine's socket inside (docker-out-of-docker); only when the project asks."""
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+
+
+def check_network(spec: SandboxSpec, egress: object | None) -> None:
+    """What no backend can do: published ports without a network, or `egress` without the proxy."""
+    if spec.port_mappings and spec.network.mode != "open":
+        raise SandboxError(f"port mappings need the open network mode (this sandbox's is {spec.network.mode})")
+    if spec.network.mode == "egress" and egress is None:
+        raise SandboxError("the egress network mode needs the egress proxy, which this backend was not given")
+
+
+def covers(outer: str, inner: str) -> bool:
+    """Whether path `inner` is `outer` or lies inside it (both absolute and normalized)."""
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+def refuse_hidden_mappings(spec: SandboxSpec, hidden: Sequence[str]) -> None:
+    """A folder mapping that contains a hidden path, or lies inside one, would show it: refuse it."""
+    for mapping in spec.folder_mappings:
+        resolved = os.path.realpath(mapping.host_path)
+        for secret in hidden:
+            if covers(secret, resolved) or covers(resolved, secret):
+                raise SandboxError(f"folder mapping {mapping.host_path} would expose {secret}, which stays hidden")
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,17 @@ def _set_size(fd: int, cols: int, rows: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
+def open_pty(cols: int, rows: int) -> tuple[int, int]:
+    """A new pseudo-terminal of the given size: (master, non-blocking; slave, for the shell's standard streams)."""
+    master, slave = os.openpty()
+    _set_size(slave, cols, rows)
+    os.set_blocking(master, False)
+    return master, slave
+
+
 class PtyTerminal(Terminal):
+    """The shell `process` started (by the backend) on the slave of `master`, with `controlling_terminal_argv`."""
+
     def __init__(
         self,
         process: asyncio.subprocess.Process,
@@ -51,38 +61,6 @@ class PtyTerminal(Terminal):
         self._on_close = on_close
         self._closed = False
         self._waiting: set[asyncio.Future[None]] = set()
-
-    @classmethod
-    async def spawn(
-        cls,
-        argv: Sequence[str],
-        cwd: str,
-        env: dict[str, str],
-        cols: int,
-        rows: int,
-        kill_grace: float = 0.5,
-        on_close: Callable[[PtyTerminal], None] | None = None,
-    ) -> PtyTerminal:
-        """Start `argv` (already confined by the caller, and wrapped with `controlling_terminal_argv`)."""
-        master, slave = os.openpty()
-        try:
-            _set_size(slave, cols, rows)
-            os.set_blocking(master, False)
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=cwd,
-                env=env,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                start_new_session=True,  # its own process group, so that close() reaches its children
-            )
-        except OSError as exc:
-            os.close(master)
-            raise SandboxError(f"cannot start a terminal: {exc}") from exc
-        finally:
-            os.close(slave)  # the shell has its own copies; once they are gone, reading the master says so
-        return cls(process, master, kill_grace, on_close)
 
     async def _ready(self, add: str, remove: str) -> None:
         """Wait until the master can be read (or written) or the terminal is closed; no callback is left behind."""

@@ -68,6 +68,13 @@ class Settings:
     sandbox_memory_mb: int = 2048
     sandbox_cpus: float = 2.0
     sandbox_pids: int = 512
+    sandbox_user_id: int = 1000
+    sandbox_group_id: int = 1000
+    """Who commands run as inside sandboxes (USER_ID/GROUP_ID, as the original platform passes them)."""
+    sandbox_nofile: int = 8192
+    sandbox_nproc: int = 4096
+    sandbox_log_max_size: str = "10m"
+    sandbox_log_max_file: int = 3
     backend_url: str = "http://host.docker.internal:9900"
     event_retention_seconds: int = 7 * 24 * 3600
     event_retention_count: int = 200_000
@@ -131,6 +138,12 @@ class Settings:
             sandbox_memory_mb=_int(env, "SANDBOX_MEMORY_MB", 2048),
             sandbox_cpus=float(env.get("SANDBOX_CPUS") or 2.0),
             sandbox_pids=_int(env, "SANDBOX_PIDS", 512),
+            sandbox_user_id=_int(env, "USER_ID", 1000),
+            sandbox_group_id=_int(env, "GROUP_ID", 1000),
+            sandbox_nofile=_int(env, "SANDBOX_NOFILE", 8192),
+            sandbox_nproc=_int(env, "SANDBOX_NPROC", 4096),
+            sandbox_log_max_size=env.get("SANDBOX_LOG_MAX_SIZE") or "10m",
+            sandbox_log_max_file=_int(env, "SANDBOX_LOG_MAX_FILE", 3),
             backend_url=env.get("KAI_BACKEND_URL") or f"http://host.docker.internal:{_int(env, 'PORT', 9900)}",
             event_retention_seconds=_int(env, "EVENT_RETENTION_SECONDS", 7 * 24 * 3600),
             event_retention_count=_int(env, "EVENT_RETENTION_COUNT", 200_000),

@@ -140,6 +140,10 @@ class Project(Timestamped, Base):
     ai_config: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     task_limit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """How many of the project's tasks may run in its sandbox at once."""
+    network_mode: Mapped[str | None] = mapped_column(String(16), default=None)
+    """`none`, `egress` or `open`; None is the default (`egress`)."""
+    network_allowed_hosts: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    """The `egress` allow-list an owner set; None derives it from the AI configuration."""
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "folder_path", name="uq_projects_folder"),

@@ -7,7 +7,7 @@ still work through Docker's userland proxy. When no bridge can be made, the engi
 `--bridge=none` and `ports_published` is False.
 
 The image `orchestrator-test:latest` is a busybox-static root filesystem (every applet linked, /tmp,
-/etc/passwd) with fake `claude` and `qwen` CLIs, imported from a tar made in memory.
+/etc/passwd with the sandbox user 1000) with fake `claude` and `qwen` CLIs, imported from a tar made in memory.
 """
 
 from __future__ import annotations
@@ -58,6 +58,15 @@ printf '# {title} answer\n\n%s\n' "$prompt" > {name}-output.md
 echo "Wrote {name}-output.md"
 echo "Done."
 """
+
+
+PASSWD = (
+    b"root:x:0:0:root:/root:/bin/sh\n"
+    b"sandbox:x:1000:1000:sandbox:/home/sandbox:/bin/sh\n"
+    b"nobody:x:65534:65534::/:/bin/false\n"
+)
+"""Sandboxes run as 1000:1000 (USER_ID/GROUP_ID), a user with a name and a home as in the original image."""
+GROUP = b"root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n"
 
 
 class EngineMissing(RuntimeError):
@@ -263,8 +272,9 @@ def rootfs_tar(extra_files: dict[str, tuple[bytes, int]] | None = None) -> bytes
         for applet in applets:
             if applet != "busybox":
                 _add_entry(archive, f"bin/{applet}", tarfile.SYMTYPE, 0o777, "busybox")
-        _add_file(archive, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
-        _add_file(archive, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
+        _add_entry(archive, "home", tarfile.DIRTYPE, 0o755)
+        _add_file(archive, "etc/passwd", PASSWD)
+        _add_file(archive, "etc/group", GROUP)
         for name, title in (("claude", "Claude"), ("qwen", "Qwen")):
             script = FAKE_CLI.replace("{name}", name).replace("{title}", title)
             _add_file(archive, f"usr/local/bin/{name}", script.encode(), 0o755)

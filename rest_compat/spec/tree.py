@@ -6,6 +6,7 @@ from typing_extensions import TypedDict
 
 from resolvers.workflow_state import STEP_STATUSES
 from rest_compat.spec import FolderName, Id, Name, Timestamp, optional_text
+from rest_compat.spec.network import NetworkRequest
 
 StepStatus = Literal[STEP_STATUSES]
 
@@ -100,6 +101,8 @@ class CreateProjectRequest(TypedDict):
     folderPath: FolderName
     workflowId: NotRequired[optional_text(36)]
     aiConfig: NotRequired[dict[str, Any] | None]
+    network: NotRequired[NetworkRequest]
+    """The sandbox's network (owners of the organization only); see `PUT /projects/{projectId}/network`."""
 
 
 class UpdateProjectRequest(TypedDict, total=False):

@@ -1,0 +1,76 @@
+"""A listening socket made inside another process's network namespace, for the egress proxy.
+
+A sandbox in the `egress` mode has a network namespace of its own with nothing but loopback. The service
+puts one listening TCP socket on that loopback (127.0.0.1:PROXY_PORT): a short-lived thread joins the
+namespace with setns(2), creates and binds the socket, and ends. A socket stays in the namespace it was
+made in, so the service then accepts on it from its own event loop and hands each connection to the proxy.
+Nothing runs inside the sandbox for this, and the sandbox cannot reach anything else: the only way out
+of its namespace is that socket, owned by the service.
+
+setns(2) into a network namespace needs CAP_SYS_ADMIN (the service runs as root, as in CI and most
+containers); without it `listen_in` raises SandboxError saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import socket
+import threading
+
+from sandbox.base import SandboxError
+
+PROXY_HOST = "127.0.0.1"
+PROXY_PORT = 3128
+"""Where a sandbox finds its proxy (inside its own namespace, so the same for every sandbox)."""
+
+_CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _listen(namespace_fd: int) -> socket.socket:
+    """Runs on a thread of its own that ends right after: the thread's namespace is never restored."""
+    if _libc.setns(namespace_fd, _CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise SandboxError(f"cannot enter the sandbox's network namespace: {os.strerror(code)} (needs root)")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((PROXY_HOST, PROXY_PORT))
+        listener.listen(64)
+        listener.setblocking(False)
+    except OSError as exc:
+        listener.close()
+        raise SandboxError(f"cannot listen for the proxy inside the sandbox: {exc}") from exc
+    return listener
+
+
+def _listen_on_thread(namespace_path: str) -> socket.socket:
+    try:
+        namespace_fd = os.open(namespace_path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SandboxError(f"cannot open the sandbox's network namespace {namespace_path}: {exc}") from exc
+    outcome: list[socket.socket | Exception] = []
+
+    def work() -> None:
+        try:
+            outcome.append(_listen(namespace_fd))
+        except (OSError, SandboxError) as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    try:
+        thread = threading.Thread(target=work, name="netns-listen", daemon=True)
+        thread.start()
+        thread.join()
+    finally:
+        os.close(namespace_fd)
+    result = outcome[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+async def listen_in(pid: int) -> socket.socket:
+    """A non-blocking socket listening on PROXY_HOST:PROXY_PORT in the network namespace of process `pid`."""
+    return await asyncio.to_thread(_listen_on_thread, f"/proc/{pid}/ns/net")
