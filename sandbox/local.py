@@ -68,11 +68,10 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
 WARDEN = """
-exec 3<&"$1"
-[ "$1" = 3 ] || eval "exec $1<&-"
-exec 4<&0
-shift
+exec 3<&0
 read -r gate <&3 && [ "$gate" = go ] || exit 125
+if [ "$1" = terminal ]; then exec 4<&1; else exec 4</dev/null; fi
+shift
 "$@" <&4 3<&- 4<&- &
 command=$!
 { while read -r _ <&3; do :; done; kill -KILL -1; } 2>/dev/null &
@@ -82,11 +81,13 @@ wait "$command"; status=$?
 kill "$watcher" 2>/dev/null
 exit "$status"
 """
-"""Runs a confined command once this service says "go" on the gate pipe whose fd is its first argument (after
+"""Runs a confined command once this service says "go" on the gate pipe that is its standard input (after
 planting the egress proxy), then watches that pipe: should the service die, it ends and every process of the
 sandbox is killed (`kill -1` inside the sandbox's own pid namespace). bwrap's --die-with-parent alone was seen to
-leave a sandbox's pid 1, and so its command, running after the service was killed outright. The command keeps
-the warden's standard input (a terminal's, or /dev/null)."""
+leave a sandbox's pid 1, and so its command, running after the service was killed outright. Its first argument
+says what the command reads: `terminal`, the terminal on its standard output; else /dev/null. (The gate comes on
+standard input because dash, Debian's /bin/sh, cannot name a descriptor above 9; an explicit `<&4` because an
+asynchronous command's input is otherwise /dev/null.)"""
 WARDEN_ARGV = ("/bin/sh", "-c", WARDEN, "warden")
 
 
@@ -425,23 +426,23 @@ class LocalBackend(SandboxBackend):
         wrapped = bwrap_argv(
             record.project_dir,
             record.folders,
-            [*WARDEN_ARGV, str(gate_read), *argv],
+            [*WARDEN_ARGV, "command" if terminal is None else "terminal", *argv],
             confinement=self.confinement,
             seccomp_fd=seccomp,
             isolate_network=policy.mode != "open",
             etc_masks=masks,
             info_fd=info_write if egress else None,
         )
-        passed = (seccomp, gate_read, info_write) if egress else (seccomp, gate_read)
+        passed = (seccomp, info_write) if egress else (seccomp,)
         try:
-            process = await self._spawn(wrapped, record.project_dir, environment, passed, terminal)
+            process = await self._spawn(wrapped, record.project_dir, environment, passed, terminal, stdin=gate_read)
         except BaseException:
             os.close(gate_write)
             if egress:
                 os.close(info_read)
             raise
         finally:
-            for descriptor in passed:
+            for descriptor in (*passed, gate_read):
                 os.close(descriptor)
         server: asyncio.Server | None = None
         if egress:
@@ -476,16 +477,23 @@ class LocalBackend(SandboxBackend):
 
     @staticmethod
     async def _spawn(
-        argv: list[str], cwd: str, env: dict[str, str], pass_fds: Sequence[int] = (), terminal: int | None = None
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        pass_fds: Sequence[int] = (),
+        terminal: int | None = None,
+        stdin: int | None = None,
     ) -> asyncio.subprocess.Process:
         """Start `argv` in a session of its own; its standard streams are the `terminal` fd, else none in
-        and pipes out."""
+        and pipes out; `stdin`, when given, is its standard input whichever."""
+        if stdin is None:
+            stdin = asyncio.subprocess.DEVNULL if terminal is None else terminal
         try:
             return await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=cwd,
                 env=env,
-                stdin=asyncio.subprocess.DEVNULL if terminal is None else terminal,
+                stdin=stdin,
                 stdout=asyncio.subprocess.PIPE if terminal is None else terminal,
                 stderr=asyncio.subprocess.PIPE if terminal is None else terminal,
                 start_new_session=True,  # its own process group, so that a kill reaches its children

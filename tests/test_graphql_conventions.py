@@ -99,7 +99,7 @@ def test_lists_that_grow_are_connections_with_the_full_shape(schema: GraphQLSche
     bounded = {
         "phases", "steps", "transitions", "workflows", "byType", "ports", "userErrors", "errors", "contextMemories",
         "memories", "features", "directories", "tags", "searchMemories", "relevantContext", "similar", "sandboxImages",
-        "nodes", "edges",
+        "nodes", "edges", "allowedHosts",
     }  # fmt: skip
     plain_lists = [
         f"{name}.{field_name}"
