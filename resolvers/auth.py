@@ -23,6 +23,7 @@ from resolvers.passwords import verify_password
 from resolvers.runtime import Caller, Runtime
 from resolvers.storage import full_storage_reason
 from resolvers.tokens import AccessClaims, companion_key, issue_access_token, read_access_token
+from resolvers.validation import required_text
 from store.models import RefreshToken, User, utcnow
 
 
@@ -212,6 +213,5 @@ async def _live_caller(rt: Runtime, claims: AccessClaims, kind: str) -> Caller:
 
 
 async def verify(rt: Runtime, token: object) -> Caller:
-    if not isinstance(token, str) or not token:
-        raise missing("token")
-    return await authenticate(rt, token)
+    """The caller a token sent in a body names; 400 for what cannot be a token (not text, over 4,096 characters)."""
+    return await authenticate(rt, required_text("token", token, max_length=4096))

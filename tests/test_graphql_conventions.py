@@ -78,7 +78,7 @@ def test_references_are_objects_not_id_strings(schema: GraphQLSchema) -> None:
         f"{name}.{field_name}"
         for name, field_name, field in fields_of(schema)
         if re.search(r"Ids?$", field_name)
-        and field_name not in DEFINITION_IDS | {"databaseId", "deletedId", "removedUserId"}
+        and field_name not in DEFINITION_IDS | {"databaseId", "deletedId", "deletedIds", "removedUserId"}
     ]
     assert stray == []
 
