@@ -1,6 +1,7 @@
 """The sandbox companions the console shows in frames: the sandbox's web terminal (its port 9681), its markdown
-editor CoSpec AI (port 9280) and any other port of it, reached over the sandbox's own network address; and, on
-the local backend, where a sandbox has no network of its own, a terminal of this server's in place of the first.
+editor CoSpec AI (port 9280) and any other port of it, reached over the sandbox's own network address (or from
+inside its network namespace, when its network mode gives it none); and, on the local backend, where a sandbox
+has no network of its own, a terminal of this server's in place of the first.
 
 Access is the sandbox's: whoever may not see it gets the same 404 as for a sandbox that does not exist.
 Nothing here ever names another host: an upstream is always the sandbox's own address, from its backend.
@@ -8,6 +9,8 @@ Nothing here ever names another host: an upstream is always the sandbox's own ad
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from resolvers.errors import DomainError, invalid
@@ -25,10 +28,12 @@ DEFAULT_SIZE = (80, 24)
 
 @dataclass(frozen=True)
 class Upstream:
-    """Where one port of a sandbox is reached from this server."""
+    """Where one port of a sandbox is reached from this server: `host` and `port`, through a connection
+    `connect` opens when set (a sandbox with no network address of its own, see `ServiceAddress`)."""
 
     host: str
     port: int
+    connect: Callable[[], Awaitable[socket.socket]] | None = None
 
 
 def parse_port(raw: str) -> int:
@@ -85,10 +90,10 @@ async def sandbox_service(rt: Runtime, caller: Caller, sandbox_id: str, port: in
     _require_running(live, _service(port))
     with backend_errors(sandbox_id):
         try:
-            host, published = await rt.backend.service_address(sandbox_id, port)
+            address = await rt.backend.service_address(sandbox_id, port)
         except NotOffered as error:
             raise DomainError("SERVICE_UNREACHABLE", f"{error}.", {"id": sandbox_id, "port": port}) from None
-    return Upstream(host, published)
+    return Upstream(address.host, address.port, address.connect)
 
 
 def unreachable(sandbox_id: str, port: int) -> DomainError:

@@ -41,7 +41,8 @@ MODEL_API_HOSTS: dict[str, tuple[str, ...]] = {
 }
 """The hosts each agent CLI talks to: its model API and the sign-in it uses."""
 
-_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+# A label: 1 to 63 characters, no hyphen at either end. No look-around: the OpenAPI pattern is this one too.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOST_ENTRY = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?")
 
 

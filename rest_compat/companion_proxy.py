@@ -31,6 +31,7 @@ from websockets.asyncio.client import ClientConnection
 from resolvers.companions import Upstream
 from resolvers.errors import DomainError, invalid
 from rest_compat.companion_auth import OWN_COOKIES
+from rest_compat.socket_transport import SocketTransport
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection"}
@@ -58,9 +59,10 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 SENDABLE_CLOSE = re.compile(r"^(100[0-3]|10(0[7-9]|1[0-4])|[34]\d{3})$")
 
 
-def upstream_client() -> httpx.AsyncClient:
+def upstream_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """The HTTP client that reaches sandboxes: no environment proxies, no redirects, no default headers."""
     client = httpx.AsyncClient(
+        transport=transport,
         timeout=httpx.Timeout(connect=5.0, read=None, write=None, pool=10.0),
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
         follow_redirects=False,
@@ -199,7 +201,24 @@ async def proxy_http(
     target: bytes,
     prefix: str,
 ) -> None:
-    """Pass one request on and stream the answer back; DomainError (502) when nothing accepts the connection."""
+    """Pass one request on and stream the answer back; DomainError (502) when nothing accepts the connection.
+    An upstream reached through its own `connect` gets a client of its own for the request."""
+    if upstream.connect is not None:
+        async with upstream_client(SocketTransport(upstream.connect)) as own:
+            await _exchange(scope, receive, send, own, upstream, target, prefix)
+    else:
+        await _exchange(scope, receive, send, client, upstream, target, prefix)
+
+
+async def _exchange(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    client: httpx.AsyncClient,
+    upstream: Upstream,
+    target: bytes,
+    prefix: str,
+) -> None:
     request = client.build_request(
         scope["method"],
         httpx.URL(scheme="http", host=upstream.host, port=upstream.port, raw_path=target),
@@ -268,6 +287,7 @@ async def open_upstream_socket(
     """The WebSocket to the sandbox, offered the client's subprotocols; Unreachable or DomainError when refused."""
     headers = request_headers(websocket.scope, prefix, WEBSOCKET_OWN)
     try:
+        connection = None if upstream.connect is None else await upstream.connect()
         return await websockets.connect(
             _ws_uri(upstream, target),
             additional_headers=headers,
@@ -277,6 +297,7 @@ async def open_upstream_socket(
             max_size=MAX_MESSAGE_BYTES,
             open_timeout=10,
             proxy=None,
+            sock=connection,
         )
     except (OSError, TimeoutError) as exc:
         raise Unreachable from exc

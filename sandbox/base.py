@@ -8,8 +8,9 @@ about users, projects or the database; callers pass a complete `SandboxSpec`.
 from __future__ import annotations
 
 import os
+import socket
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +140,17 @@ class SandboxInfo:
 
 
 @dataclass(frozen=True)
+class ServiceAddress:
+    """Where this host reaches one port of a sandbox. `connect`, when set, is the only way there: it opens a
+    connection (a connected, non-blocking socket) to the port, for a sandbox with no address reachable from
+    here; `host` and `port` are then what the sandbox's own service sees itself as (127.0.0.1 and the port)."""
+
+    host: str
+    port: int
+    connect: Callable[[], Awaitable[socket.socket]] | None = None
+
+
+@dataclass(frozen=True)
 class OutputChunk:
     stream: str
     """"stdout" or "stderr"."""
@@ -240,8 +252,8 @@ class SandboxBackend(ABC):
     ) -> RunningCommand:
         """Start `argv` (no shell) in the sandbox's working directory; the sandbox must be running."""
 
-    async def service_address(self, sandbox_id: str, port: int) -> tuple[str, int]:
-        """Where this host reaches `port` of a running sandbox: (host, port)."""
+    async def service_address(self, sandbox_id: str, port: int) -> ServiceAddress:
+        """Where this host reaches `port` of a running sandbox."""
         raise NotOffered(f"the {self.name} backend gives sandboxes no network address of their own")
 
     async def open_terminal(self, sandbox_id: str, cols: int, rows: int) -> Terminal:

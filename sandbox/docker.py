@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import posixpath
@@ -62,11 +63,12 @@ from sandbox.base import (
     SandboxNotFound,
     SandboxSpec,
     SandboxUnavailable,
+    ServiceAddress,
     check_network,
     refuse_hidden_mappings,
 )
 from sandbox.egress import EgressProxy
-from sandbox.netns import listen_in
+from sandbox.netns import connect_in, listen_in
 from sandbox.proxy_env import proxy_environment
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
@@ -148,6 +150,17 @@ def _ip(settings: dict[str, Any]) -> str | None:
         if network.get("IPAddress"):
             return network["IPAddress"]
     return None
+
+
+def _local_pid(data: dict[str, Any]) -> int | None:
+    """The container's main process as this machine sees it, or None: the engine's pid names it only when this
+    service shares the engine's pid namespace, so the process's cgroup must name the container too."""
+    pid = int((data.get("State") or {}).get("Pid") or 0)
+    try:
+        cgroups = Path(f"/proc/{pid}/cgroup").read_text() if pid else ""
+    except OSError:
+        return None
+    return pid if data["Id"] in cgroups else None
 
 
 def _info(data: dict[str, Any]) -> SandboxInfo:
@@ -554,20 +567,27 @@ class DockerBackend(SandboxBackend):
         except SandboxNotFound:  # removed between the listing and now
             return None
 
-    async def service_address(self, sandbox_id: str, port: int) -> tuple[str, int]:
-        """The container's own address on its network; else, when `port` is published, the engine's host.
+    async def service_address(self, sandbox_id: str, port: int) -> ServiceAddress:
+        """The container's own address on its network; else, when `port` is published, the engine's host; else,
+        for a container with no network (the `none` and `egress` modes) on this machine's engine, a connection
+        made inside its network namespace to its loopback.
 
         Nothing but the sandbox's own ports can come out: the host is the container's IP (or, for a published
-        port, the engine's host at the port Docker published for this container's `port`).
+        port, the engine's host at the port Docker published for this container's `port`, or the container's
+        own loopback).
         """
-        info = await self.inspect(sandbox_id)
+        data = await self._inspect_raw(sandbox_id)
+        info = _info(data)
         if info.status != "running":
             raise SandboxError(f"sandbox {sandbox_id} is not running (it is {info.status})")
         if info.ip:
-            return info.ip, port
+            return ServiceAddress(info.ip, port)
         for mapping in info.ports:
             if mapping.container_port == port and mapping.protocol == "tcp":
-                return self._engine_host(), mapping.host_port
+                return ServiceAddress(self._engine_host(), mapping.host_port)
+        pid = await asyncio.to_thread(_local_pid, data)
+        if pid is not None and not self.url.startswith(("tcp://", "http://", "https://")):
+            return ServiceAddress("127.0.0.1", port, connect=functools.partial(connect_in, pid, port))
         raise NotOffered(f"sandbox {sandbox_id} has no network address, and its port {port} is not published")
 
     def _engine_host(self) -> str:

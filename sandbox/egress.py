@@ -117,7 +117,7 @@ class EgressProxy:
                 up_reader, upstream = await self._connect(policy, host, port)
                 upstream.write(_origin_request(method, path, version, headers))
             await writer.drain()
-            await _relay(reader, writer, up_reader, upstream)
+            await _relay(reader, writer, up_reader, upstream, tunnel=method == "CONNECT")
         except Refused as refusal:
             log.info("egress proxy refused a request: %s", refusal)
             with contextlib.suppress(OSError):
@@ -204,12 +204,12 @@ def _answer(refusal: Refused) -> bytes:
     ).encode() + body
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, half_close: bool = True) -> None:
     with contextlib.suppress(ConnectionError, OSError):
         while data := await reader.read(CHUNK):
             writer.write(data)
             await writer.drain()
-        if writer.can_write_eof():
+        if half_close and writer.can_write_eof():
             writer.write_eof()
 
 
@@ -218,10 +218,13 @@ async def _relay(
     client_writer: asyncio.StreamWriter,
     upstream_reader: asyncio.StreamReader,
     upstream_writer: asyncio.StreamWriter,
+    tunnel: bool,
 ) -> None:
-    """Both directions. A client's half-close is passed on and its answer still read; once the upstream side
-    has closed there is nothing left to carry, so the client's direction is dropped."""
-    outgoing = asyncio.ensure_future(_pipe(client_reader, upstream_writer))
+    """Both directions; once the upstream side has closed there is nothing left to carry, so the client's
+    direction is dropped. In a CONNECT `tunnel` a client's half-close is passed on and the answer still read;
+    for a plain request it is not: the request is whole once sent, and many servers (uvicorn among them) take
+    a half-close for a client gone and drop the answer."""
+    outgoing = asyncio.ensure_future(_pipe(client_reader, upstream_writer, half_close=tunnel))
     incoming = asyncio.ensure_future(_pipe(upstream_reader, client_writer))
     try:
         await incoming

@@ -22,11 +22,12 @@ APP_PORT = 8765
 DOCS_TITLE = "CoSpec stand-in"
 INIT = f"""#!/bin/sh
 # The companions of a sandbox, started the way the flexy image's init.sh starts its own.
-mkdir -p /srv/docs
-echo '<!doctype html><title>{DOCS_TITLE}</title><h1>{DOCS_TITLE}</h1>' > /srv/docs/index.html
+# The root file system is read-only and the user no root: the page goes on the /tmp tmpfs.
+mkdir -p /tmp/docs
+echo '<!doctype html><title>{DOCS_TITLE}</title><h1>{DOCS_TITLE}</h1>' > /tmp/docs/index.html
 companion-server 9681 &
 companion-server {APP_PORT} &
-httpd -p 9280 -h /srv/docs
+httpd -p 9280 -h /tmp/docs
 trap exit TERM
 while :; do sleep 3600 & wait; done
 """

@@ -4,6 +4,7 @@ HTTP and WebSocket, streaming both ways; the companion cookie; and an attacker's
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -131,8 +132,6 @@ def frame(sandbox_server: LiveServer, owner: Api) -> Frame:
 
 
 def container_hostname(docker_engine: DockerEngine, sandbox_id: str) -> str:
-    import json
-
     return json.loads(docker_engine.request("GET", f"/containers/{sandbox_id}/json"))["Config"]["Hostname"]
 
 
@@ -175,7 +174,8 @@ def test_the_shell_page_reaches_port_9681_with_the_clients_headers_cleaned(
     lines = response.text.splitlines()
     assert lines[:3] == ["port 9681", f"host {container_hostname(docker_engine, sandbox['id'])}", "GET /?x=1 HTTP/1.1"]
     received = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines[3:])}
-    assert received["host"].endswith(":9681") and "127.0.0.1" not in received["host"]
+    # A sandbox in the default `egress` mode has no network address: it is reached on its own loopback.
+    assert received["host"] == "127.0.0.1:9681"
     assert received["cookie"] == "theirs=kept", "this service's cookies never reach the sandbox"
     assert received["x-custom"] == "passed"
     assert received["x-forwarded-prefix"] == f"/api/flexy/{sandbox['id']}/shell"
@@ -416,6 +416,23 @@ def raw_request(server: LiveServer, target: str, headers: dict[str, str] | None 
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split()[1]), body.decode(errors="replace")
+
+
+def test_an_open_sandbox_is_reached_at_its_address_and_a_none_one_on_its_loopback(
+    owner: Api, frame: Frame, companion_image: str, docker_engine: DockerEngine
+) -> None:
+    for mode in ("open", "none"):
+        project = make_tree(owner).project["id"]
+        assert owner.put(f"/projects/{project}/network", {"mode": mode}).status_code == 200
+        created = create_sandbox(owner, project, companion_image)
+        wait_until_serving(frame, created["id"])
+        response = frame.get(f"/flexy/{created['id']}/shell")
+        assert response.status_code == 200
+        address = json.loads(docker_engine.request("GET", f"/containers/{created['id']}/json"))["NetworkSettings"]
+        ips = [network["IPAddress"] for network in (address.get("Networks") or {}).values() if network["IPAddress"]]
+        expected = f"{ips[0]}:9681" if mode == "open" else "127.0.0.1:9681"
+        assert (mode == "open") == bool(ips)
+        assert f"host: {expected}" in response.text.lower().splitlines(), mode
 
 
 def echoed_headers(body: str) -> dict[str, str]:

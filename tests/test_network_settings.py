@@ -143,7 +143,7 @@ def test_folder_mappings_of_the_service_data_or_other_projects_are_refused(
         refused = sandbox_owner.post("/flexy", {"projectId": project_id})
         assert refused.status_code == 400, refused.text
         assert refused.json()["details"]["field"] == "aiConfig.folderMappings[0].hostPath"
-    assert sandbox_owner.get(f"/projects/{project_id}").json()["sandboxId"] is None
+    assert sandbox_owner.get(f"/projects/{project_id}").json().get("sandboxId") is None
 
 
 NETWORK = "query($p: ID!) { project(id: $p) { network { mode allowedHosts defaultAllowedHosts } } }"
