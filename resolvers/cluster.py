@@ -148,7 +148,7 @@ class Cluster:
                     name=self.name,
                     hostname=socket.gethostname()[:255],
                     pid=os.getpid(),
-                    address=(rt.settings.public_url or f"http://{rt.settings.host}:{rt.settings.port}")[:255],
+                    address=(rt.settings.replica_url or f"http://{rt.settings.host}:{rt.settings.port}")[:255],
                     lease_expires_at=utcnow() + timedelta(seconds=self.claim_seconds),
                 )
             )

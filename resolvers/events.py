@@ -23,12 +23,10 @@ async def record(
     *,
     lease: Lease | None = None,
     **fields: Any,
-) -> StoredEvent:
+) -> StoredEvent | None:
     """Store an event and publish it to the project's live subscribers (with `lease`: only while that lease
-    holds its task or execution, LeaseLost otherwise)."""
-    stored = await rt.events.append(project_id, subject_type, subject_id, type, fields, lease=lease)
-    assert stored is not None
-    return stored
+    holds its task or execution, LeaseLost otherwise); None when its project was deleted meanwhile."""
+    return await rt.events.append(project_id, subject_type, subject_id, type, fields, lease=lease)
 
 
 def parse_after(value: object) -> int | None:

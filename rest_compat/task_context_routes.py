@@ -10,9 +10,31 @@ from resolvers import memory_search, task_context
 from resolvers.runtime import Caller
 from rest_compat.http import endpoint, field, read_body, runtime
 from rest_compat.memory_shapes import memory_json
+from rest_compat.spec.memories import Memory
+from rest_compat.spec.tasks import (
+    CaptureTaskDialogRequest,
+    DialogRequest,
+    DialogResponse,
+    GetRelevantContextRequest,
+    GetRelevantContextResponse,
+    RelevantContextQuery,
+    SaveTaskOutputRequest,
+    SaveTaskOutputResponse,
+    TaskContextResponse,
+)
 
 
-@endpoint("POST", "/projects/{projectId}/tasks/context/relevant")
+def relevant_json(hits: list[memory_search.Hit]) -> GetRelevantContextResponse:
+    return {"memories": [memory_json(memory, score) for memory, score in hits]}
+
+
+@endpoint(
+    "POST",
+    "/projects/{projectId}/tasks/context/relevant",
+    operation="GetRelevantContext",
+    body=GetRelevantContextRequest,
+    response=GetRelevantContextResponse,
+)
 async def relevant_context(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     hits = await memory_search.relevant_memories(
@@ -25,10 +47,38 @@ async def relevant_context(request: Request, caller: Caller) -> Any:
         include_workspace=field(body, "includeWorkspace"),
         include_org=field(body, "includeOrg"),
     )
-    return {"memories": [memory_json(memory, score) for memory, score in hits]}
+    return relevant_json(hits)
 
 
-@endpoint("GET", "/projects/{projectId}/tasks/{taskId}/context")
+@endpoint(
+    "GET",
+    "/context/relevant",
+    operation="GetRelevantContextByQuery",
+    query=RelevantContextQuery,
+    response=GetRelevantContextResponse,
+)
+async def relevant_context_by_query(request: Request, caller: Caller) -> Any:
+    """The memories most relevant to a prompt (the SDK's query form of operation 48)
+
+    With `projectId`, exactly as operation 48; without, ranked among every memory the caller may see.
+    """
+    query = request.query_params
+    hits = await memory_search.relevant_memories(
+        runtime(request),
+        caller,
+        query.get("projectId") or query.get("project_id"),
+        query.get("prompt"),
+        max_memories=query.get("maxMemories") or query.get("max_memories"),
+        types=query.getlist("types") or None,
+        include_workspace=query.get("includeWorkspace"),
+        include_org=query.get("includeOrg"),
+    )
+    return relevant_json(hits)
+
+
+@endpoint(
+    "GET", "/projects/{projectId}/tasks/{taskId}/context", operation="GetTaskContext", response=TaskContextResponse
+)
 async def get_task_context(request: Request, caller: Caller) -> Any:
     path = request.path_params
     found = await task_context.task_context(runtime(request), caller, path["projectId"], path["taskId"])
@@ -44,7 +94,14 @@ async def get_task_context(request: Request, caller: Caller) -> Any:
     }
 
 
-@endpoint("POST", "/projects/{projectId}/tasks/{taskId}/context/save", status=201)
+@endpoint(
+    "POST",
+    "/projects/{projectId}/tasks/{taskId}/context/save",
+    status=201,
+    operation="SaveTaskOutputAsContext",
+    body=SaveTaskOutputRequest,
+    response=SaveTaskOutputResponse,
+)
 async def save_task_output(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     path = request.path_params
@@ -61,7 +118,14 @@ async def save_task_output(request: Request, caller: Caller) -> Any:
     return {"message": "Task output saved as context", "memory": memory_json(memory)}
 
 
-@endpoint("POST", "/context/capture/task/{taskId}", status=201)
+@endpoint(
+    "POST",
+    "/context/capture/task/{taskId}",
+    status=201,
+    operation="CaptureTaskDialog",
+    body=CaptureTaskDialogRequest,
+    response=Memory,
+)
 async def capture_task_dialog(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     memory = await task_context.capture_task_dialog(
@@ -75,4 +139,34 @@ async def capture_task_dialog(request: Request, caller: Caller) -> Any:
     return memory_json(memory)
 
 
-routes = [relevant_context, get_task_context, save_task_output, capture_task_dialog]
+@endpoint(
+    "POST",
+    "/projects/{projectId}/tasks/{taskId}/dialog",
+    status=201,
+    operation="CaptureProjectTaskDialog",
+    body=DialogRequest,
+    response=DialogResponse,
+)
+async def capture_dialog(request: Request, caller: Caller) -> Any:
+    """Keep a task's dialog as its `task-dialog` memory (the SDK's form of operation 89)"""
+    body = await read_body(request)
+    path = request.path_params
+    memory = await task_context.capture_task_dialog(
+        runtime(request), caller, path["taskId"], path["projectId"], field(body, "content"), field(body, "metadata")
+    )
+    return {
+        "operationId": memory.id,
+        "status": "completed",
+        "message": "Task dialog captured",
+        "memory": memory_json(memory),
+    }
+
+
+routes = [
+    relevant_context,
+    relevant_context_by_query,
+    get_task_context,
+    save_task_output,
+    capture_dialog,
+    capture_task_dialog,
+]

@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.bus import EventBus, StoredEvent
@@ -56,14 +57,14 @@ def _stored(row: Event, prev_id: int | None = None) -> StoredEvent:
 class _Append:
     values: dict[str, Any]
     lease: Lease | None
-    done: asyncio.Future[StoredEvent] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[StoredEvent | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
     def project_id(self) -> str:
         return self.values["project_id"]
 
 
-def _settle(item: _Append, outcome: StoredEvent | BaseException) -> None:
+def _settle(item: _Append, outcome: StoredEvent | BaseException | None) -> None:
     if item.done.done():
         return
     if isinstance(outcome, BaseException):
@@ -72,7 +73,7 @@ def _settle(item: _Append, outcome: StoredEvent | BaseException) -> None:
         item.done.set_result(outcome)
 
 
-def _report_unwaited(done: asyncio.Future[StoredEvent]) -> None:
+def _report_unwaited(done: asyncio.Future[StoredEvent | None]) -> None:
     if done.cancelled():
         return
     if (error := done.exception()) is not None and not isinstance(error, LeaseLost):
@@ -147,13 +148,19 @@ class EventLog:
                         self._in_flight = []
 
     async def _write(self, batch: list[_Append]) -> None:
-        """Commit a batch; when it fails as a whole, each append alone, so that one bad append (its project
-        deleted meanwhile, say) fails only itself."""
+        """Commit a batch; when it fails as a whole, each append alone, so that one bad append fails only
+        itself (an event of a project deleted meanwhile is dropped: nobody can follow that project)."""
         try:
             stored = await self._commit(batch)
         except Exception as error:  # noqa: BLE001 - each append then gets its own outcome
             if len(batch) == 1:
-                _settle(batch[0], error)
+                if isinstance(error, IntegrityError):  # the only constraint an event breaks: its project's key
+                    log.info(
+                        "dropped a %s event: project %s no longer exists", batch[0].values["type"], batch[0].project_id
+                    )
+                    _settle(batch[0], None)
+                else:
+                    _settle(batch[0], error)
                 return
             for item in batch:
                 await self._write([item])

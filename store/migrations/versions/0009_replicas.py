@@ -1,7 +1,7 @@
 """replicas: leases on tasks and executions, the replica registry, sandbox hosts, the memory change log
 
-Revision ID: 0008_replicas
-Revises: 0007_secrets
+Revision ID: 0009_replicas
+Revises: 0008_network
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_replicas'
-down_revision = '0007_secrets'
+revision = '0009_replicas'
+down_revision = '0008_network'
 branch_labels = None
 depends_on = None
 
