@@ -3,8 +3,9 @@
 
     .venv/bin/python bench/replicas.py [--events 400] [--tasks 120] [--projects 6]
 
-It starts a private PostgreSQL and NATS (as the tests do), then for each setup `python app.py serve`
-replicas (local sandbox backend, one shared BASE_ROOT), and measures:
+It starts a private PostgreSQL, NATS and Docker engine (as the tests do), then for each setup `python app.py
+serve` replicas (sandboxes on that engine, one shared BASE_ROOT: every replica reaches every sandbox; the
+local backend keeps its sandboxes per replica), and measures:
 
 1. delivery latency: a task on the first replica prints `--events` lines (one every 5 ms); a progress
    WebSocket subscriber on every replica receives them; latency is the time from the event's commit (its
@@ -36,6 +37,7 @@ from websockets.sync.client import connect
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.docker_engine import IMAGE, start_engine  # noqa: E402
 from tests.nats_server import nats_server  # noqa: E402
 from tests.pg_cluster import postgres_server  # noqa: E402
 
@@ -56,7 +58,7 @@ def moment(value: str) -> float:
 
 
 def start_replicas(
-    count: int, database_url: str, broker: str | None, folder: Path
+    count: int, database_url: str, broker: str | None, docker_url: str, folder: Path
 ) -> list[tuple[subprocess.Popen[bytes], str]]:
     base_root = folder / "base-root"
     base_root.mkdir(parents=True, exist_ok=True)
@@ -73,7 +75,9 @@ def start_replicas(
             "JWT_SECRET": SECRET,
             "SECRETS_KEY": "YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoYmU=",
             "REPLICA_NAME": f"bench-{index}",
-            "SANDBOX_BACKEND": "local",
+            "SANDBOX_BACKEND": "docker",
+            "DOCKER_HOST": docker_url,
+            "IMAGE_NAME": IMAGE,
             "TASK_COMMAND_BASH": "sh -c {prompt}",
             "CONTEXT_ENABLED": "false",
             "LOG_LEVEL": "warning",
@@ -204,10 +208,12 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
     rows = []
+    engine = start_engine()
     try:
         with postgres_server(free_port()) as database_url, nats_server(free_port()) as nats_url:
             for count, broker, label in ((1, None, "LISTEN/NOTIFY"), (3, None, "LISTEN/NOTIFY"), (3, nats_url, "NATS")):
-                replicas = start_replicas(count, database_url, broker, folder / f"{count}-{label.replace('/', '')}")
+                setup = folder / f"{count}-{label.replace('/', '')}"
+                replicas = start_replicas(count, database_url, broker, engine.url, setup)
                 urls = [url for _, url in replicas]
                 try:
                     client = httpx.Client(base_url=urls[0], timeout=60)
@@ -228,6 +234,7 @@ def main() -> None:
                     flush=True,
                 )
     finally:
+        engine.stop()
         shutil.rmtree(folder, ignore_errors=True)
     print("\n| replicas | bus | delivery, writing replica | delivery, other replicas | tasks/s |")
     print("|---|---|---|---|---|")

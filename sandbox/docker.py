@@ -69,7 +69,7 @@ from sandbox.base import (
     refuse_hidden_mappings,
 )
 from sandbox.egress import EgressProxy
-from sandbox.netns import connect_in, listen_in
+from sandbox.netns import ProxyAlreadyThere, connect_in, listen_in
 from sandbox.proxy_env import proxy_environment
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
@@ -503,15 +503,24 @@ class DockerBackend(SandboxBackend):
         """Plant the proxy in a running `egress` sandbox whose current namespace has none yet."""
         labels = (data.get("Config") or {}).get("Labels") or {}
         policy = NetworkPolicy.from_record(json.loads(labels.get(NETWORK_LABEL) or "{}"))
-        pid = int((data.get("State") or {}).get("Pid") or 0)
-        if policy.mode != "egress" or not pid:
+        if policy.mode != "egress" or not (data.get("State") or {}).get("Pid"):
             return
+        pid = await asyncio.to_thread(_local_pid, data)
+        if pid is None:  # the engine's pid names a process of another machine or namespace: nowhere to plant
+            raise SandboxUnavailable(
+                f"sandbox {data['Id'][:12]} has the egress network mode, which needs this service on its engine's"
+                " machine (sharing its processes); on this engine use the none or open mode"
+            )
         current = self._proxies.get(data["Id"])
         if current is not None and current[0] == pid:
             return
         self._drop_proxy(data["Id"])
         assert self.egress is not None, "create() refuses egress sandboxes without a proxy"
-        server = await self.egress.serve(await listen_in(pid), policy)
+        try:
+            listener = await listen_in(pid)
+        except ProxyAlreadyThere:
+            return  # another replica's proxy serves this sandbox (with the same policy, from its label)
+        server = await self.egress.serve(listener, policy)
         self._proxies[data["Id"]] = (pid, server)
 
     def _drop_proxy(self, container_id: str) -> None:

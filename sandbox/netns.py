@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import os
 import socket
 import threading
@@ -49,8 +50,15 @@ def _listener() -> socket.socket:
         listener.setblocking(False)
     except OSError as exc:
         listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ProxyAlreadyThere(f"the sandbox's proxy address is taken: {exc}") from exc
         raise SandboxError(f"cannot listen for the proxy inside the sandbox: {exc}") from exc
     return listener
+
+
+class ProxyAlreadyThere(SandboxError):
+    """The sandbox's proxy address already has a listener: another replica planted its proxy there (each
+    replica that runs commands in the sandbox tries; the first one's serves it until it goes away)."""
 
 
 def _connector() -> socket.socket:

@@ -206,7 +206,7 @@ def test_concurrent_writers_on_three_replicas_lose_and_repeat_nothing(cluster: C
         for task_id in task_ids
     }
     ends = {f["taskId"]: f["type"] for f in truth if f["type"] in TASK_ENDS}
-    assert ends == dict.fromkeys(task_ids, "task_completed")
+    assert ends == dict.fromkeys(task_ids, "task_completed"), [f.get("error") for f in truth if f["type"] in TASK_ENDS]
     expected = "".join(f"w{i}\n" for i in range(1, 81))
     assert {task_id: output.replace("\r", "") for task_id, output in outputs.items()} == dict.fromkeys(
         task_ids, expected
@@ -232,6 +232,8 @@ def test_a_killed_replica_loses_its_task_and_its_execution_goes_on_elsewhere(
     tree = tree_on(apis["a"])
     project_id = tree.project["id"]
     sandbox_for(apis["a"], project_id)
+    # Two slots: the step that runs again must not keep the project's next task waiting.
+    assert apis["a"].post(f"/projects/{project_id}/task-limits", {"limit": 2}).status_code == 200
     token = apis["a"].token or ""
     victim = cluster["b"]
     definition = {
