@@ -161,7 +161,8 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-def task_json(task: Task, usage: ContextUsage) -> dict[str, Any]:
+def task_json(task: Task, usage: ContextUsage, agent: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A task record; `agent` adds its usage, session, conversation and worktree (`agent_shapes.agent_json`)."""
     return {
         "id": task.id,
         "projectId": task.project_id,
@@ -188,6 +189,7 @@ def task_json(task: Task, usage: ContextUsage) -> dict[str, Any]:
         "executionId": task.execution_id,
         "generatedMemoryId": usage.generated_memory_id,
         "contextUsage": {"retrieved": usage.retrieved, "injected": usage.injected, "generated": usage.generated},
+        **(agent or {}),
     }
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from resolvers import task_context, tasks
+from resolvers import agent_steps, task_context, tasks, worktrees
 from resolvers.runtime import Caller
+from rest_compat.agent_shapes import agent_json, step_json
 from rest_compat.http import endpoint, field, read_body, runtime
 from rest_compat.shapes import task_json
 
@@ -31,7 +32,11 @@ async def list_tasks(request: Request, caller: Caller) -> Any:
         offset=query.get("offset"),
     )
     usage = await task_context.usage_of(runtime(request), found)
-    return {"tasks": [task_json(task, usage[task.id]) for task in found], "total": total}
+    work = await worktrees.work_of(runtime(request), found)
+    return {
+        "tasks": [task_json(task, usage[task.id], agent_json(task, work[task.id])) for task in found],
+        "total": total,
+    }
 
 
 @endpoint("POST", "/projects/{projectId}/tasks/adhoc", status=201)
@@ -47,6 +52,7 @@ async def execute_adhoc_task(request: Request, caller: Caller) -> Any:
         parameters=field(body, "parameters"),
         task_type=field(body, "taskType"),
         context_memory_ids=field(body, "contextMemoryIds"),
+        isolation=field(body, "isolation"),
     )
     return {"taskId": task.id, "message": "Task queued successfully"}
 
@@ -81,9 +87,16 @@ async def execute_workflow_step(request: Request, caller: Caller) -> Any:
 
 @endpoint("GET", "/projects/{projectId}/tasks/{taskId}")
 async def get_task(request: Request, caller: Caller) -> Any:
-    task = await tasks.get_task(runtime(request), caller, _project(request), request.path_params["taskId"])
-    usage = await task_context.usage_of(runtime(request), [task])
-    return task_json(task, usage[task.id])
+    rt = runtime(request)
+    task = await tasks.get_task(rt, caller, _project(request), request.path_params["taskId"])
+    usage = await task_context.usage_of(rt, [task])
+    work = await worktrees.work_of(rt, [task])
+    steps, total = await agent_steps.list_steps(rt, caller, task.project_id, task.id, limit=agent_steps.MAX_PAGE)
+    return {
+        **task_json(task, usage[task.id], agent_json(task, work[task.id])),
+        "agentSteps": [step_json(step) for step in steps],
+        "agentStepsTotal": total,
+    }
 
 
 @endpoint("POST", "/projects/{projectId}/tasks/{taskId}/cancel")

@@ -11,8 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers import memory_search, task_context, tasks
+from resolvers.agents import TASK_TYPES
 from resolvers.pages import page_in_memory, page_request
-from resolvers.task_runner import TASK_TYPES
 from resolvers.tasks import QueueStatus as QueueStatusView
 from schema.connections import After, Before, Connection, First, Last, connection
 from schema.context import GraphInfo

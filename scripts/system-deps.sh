@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beside Python and Node: a PostgreSQL server (the suite runs on
 # SQLite and on PostgreSQL); dockerd and a static busybox (the sandbox tests start a private Docker engine
-# and build their image from busybox: no registry needed); bubblewrap (the local sandbox backend).
+# and build their image from busybox: no registry needed); bubblewrap (the local sandbox backend); git (the
+# worktree tests; the test image gets a copy of it).
 # Installs what is missing with apt when run as root; otherwise says what to install.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ command -v dockerd >/dev/null || missing+=(docker.io)
 [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ] || missing+=(busybox-static)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v git >/dev/null || missing+=(git)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

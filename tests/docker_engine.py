@@ -7,7 +7,8 @@ still work through Docker's userland proxy. When no bridge can be made, the engi
 `--bridge=none` and `ports_published` is False.
 
 The image `orchestrator-test:latest` is a busybox-static root filesystem (every applet linked, /tmp,
-/etc/passwd) with fake `claude` and `qwen` CLIs, imported from a tar made in memory.
+/etc/passwd) with the fake agent CLIs and this host's git (`tests/image_extras.py`), imported from a tar
+made in memory.
 """
 
 from __future__ import annotations
@@ -34,30 +35,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.image_extras import add_fake_agents, add_host_git
+
 IMAGE = "orchestrator-test:latest"
 BUSYBOX = Path("/bin/busybox")
 INSTALL_HINT = "run `make test` (scripts/system-deps.sh installs docker.io, busybox-static and bubblewrap)"
 IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
-
-FAKE_CLI = r"""#!/bin/sh
-# A stand-in for the {name} CLI in one-shot mode: `{name} -p <prompt>`.
-prompt=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -p|--print) shift; prompt="$1" ;;
-    -*) ;;
-    *) prompt="$1" ;;
-  esac
-  [ $# -gt 0 ] && shift
-done
-echo "{title} (test double) working on: $prompt"
-sleep 0.2
-echo "Reading the project..."
-sleep 0.2
-printf '# {title} answer\n\n%s\n' "$prompt" > {name}-output.md
-echo "Wrote {name}-output.md"
-echo "Done."
-"""
 
 
 class EngineMissing(RuntimeError):
@@ -249,7 +232,7 @@ def _add_entry(archive: tarfile.TarFile, name: str, kind: bytes, mode: int, targ
 
 
 def rootfs_tar() -> bytes:
-    """busybox and a symlink per applet, the usual folders, users, and the fake AI CLIs."""
+    """busybox and a symlink per applet, the usual folders, users, the fake agent CLIs and git."""
     applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout.split()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -263,9 +246,8 @@ def rootfs_tar() -> bytes:
                 _add_entry(archive, f"bin/{applet}", tarfile.SYMTYPE, 0o777, "busybox")
         _add_file(archive, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
         _add_file(archive, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
-        for name, title in (("claude", "Claude"), ("qwen", "Qwen")):
-            script = FAKE_CLI.replace("{name}", name).replace("{title}", title)
-            _add_file(archive, f"usr/local/bin/{name}", script.encode(), 0o755)
+        add_fake_agents(archive)
+        add_host_git(archive)
     return buffer.getvalue()
 
 
