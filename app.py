@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers import log_redaction, users, workflows
+from resolvers import log_redaction, users, workflows, worktrees
 from resolvers.execution_engine import ExecutionEngine
 from resolvers.rate_limit import Admission
 from resolvers.runtime import Runtime
@@ -188,6 +188,7 @@ def create_app(settings: Settings) -> Starlette:
             await workflows.seed_template(rt)
             rt.memory.start()
             pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
+            cleaning = asyncio.create_task(worktrees.cleanup_forever(rt), name="worktree-cleanup")
             app.state.runtime = rt
             log.info(
                 "serving on http://%s:%s (REST /api, GraphQL /graphql, sandboxes: %s)",
@@ -199,6 +200,7 @@ def create_app(settings: Settings) -> Starlette:
                 yield {"runtime": rt}
             finally:
                 pruning.cancel()
+                cleaning.cancel()
                 await rt.executions.shutdown()
                 await rt.tasks.shutdown()
                 await rt.operations.shutdown()

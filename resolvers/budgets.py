@@ -24,7 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import events
-from resolvers.access import require_owner, visible_organization, visible_project, visible_workspace
+from resolvers.access import member_org_ids, require_owner, visible_organization, visible_project, visible_workspace
 from resolvers.agents import is_agent
 from resolvers.errors import DomainError, invalid, missing
 from resolvers.runtime import Caller, Runtime
@@ -176,7 +176,8 @@ async def set_budget(
         return await view_of(session, row), created
 
 
-async def delete_budget(rt: Runtime, caller: Caller, scope: object, scope_id: str, period: object) -> None:
+async def delete_budget(rt: Runtime, caller: Caller, scope: object, scope_id: str, period: object) -> str:
+    """Delete a scope's budget for a period (owners only); returns its id."""
     checked_period = one_of("period", period, PERIODS)
     async with writing(rt) as session:
         where = await _scope(session, caller, scope, scope_id)
@@ -189,6 +190,7 @@ async def delete_budget(rt: Runtime, caller: Caller, scope: object, scope_id: st
                 "NOT_FOUND", f"{where.scope.capitalize()} {scope_id} has no {checked_period} budget", {"period": period}
             )
         await session.delete(row)
+        return row.id
 
 
 async def applicable(session: AsyncSession, project_id: str) -> Sequence[Budget]:
@@ -275,3 +277,19 @@ class BudgetGuard:
             elif view.ratio >= WARN_AT and view.budget.id not in self.warned:
                 self.warned.add(view.budget.id)
                 await _warn_once(self.rt, self.project_id, view, self.task_id)
+
+
+async def budgets_of(rt: Runtime, caller: Caller, scope_ids: Sequence[str]) -> dict[str, list[BudgetView]]:
+    """The budgets of several visible scopes (month first), with what is spent against each."""
+    query = select(Budget).where(Budget.scope_id.in_(scope_ids), Budget.organization_id.in_(member_org_ids(caller)))
+    found: dict[str, list[BudgetView]] = {scope_id: [] for scope_id in scope_ids}
+    async with rt.db.read() as session:
+        for row in sorted((await session.scalars(query)).all(), key=lambda row: PERIODS.index(row.period)):
+            found[row.scope_id].append(await view_of(session, row))
+    return found
+
+
+async def budgets_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, BudgetView]:
+    query = select(Budget).where(Budget.id.in_(ids), Budget.organization_id.in_(member_org_ids(caller)))
+    async with rt.db.read() as session:
+        return {row.id: await view_of(session, row) for row in (await session.scalars(query)).all()}

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers.access import visible_organization, visible_project, visible_workspace
+from resolvers.access import member_org_ids, visible_organization, visible_project, visible_workspace
 from resolvers.agent_output import Usage
 from resolvers.errors import invalid
 from resolvers.prices import PriceTable
@@ -241,26 +242,7 @@ async def check_scope(session: AsyncSession, caller: Caller, scope: str, scope_i
         await visible_project(session, caller, scope_id)
 
 
-async def usage_report(
-    rt: Runtime, caller: Caller, scope: str, scope_id: str, since: object = None, until: object = None
-) -> UsageReport:
-    """A scope's spending from `since` to `until` (days, both included; all time when left out)."""
-    first, last = _day("from", since), _day("to", until)
-    if first and last and first > last:
-        raise invalid("to", "must not be before from")
-    query = select(TaskUsage.day, TaskUsage.model, TaskUsage.cost_source, *_sums()).where(
-        LEDGER_COLUMNS[scope] == scope_id
-    )
-    if first:
-        query = query.where(TaskUsage.day >= first)
-    if last:
-        query = query.where(TaskUsage.day <= last)
-    query = query.group_by(TaskUsage.day, TaskUsage.model, TaskUsage.cost_source).order_by(
-        TaskUsage.day, TaskUsage.model
-    )
-    async with rt.db.read() as session:
-        await check_scope(session, caller, scope, scope_id)
-        rows = (await session.execute(query)).all()
+def _report(scope: str, scope_id: str, since: str | None, until: str | None, rows: Sequence[Any]) -> UsageReport:
     cells: dict[tuple[str, str], Totals] = {}
     for day, model, source, *sums in rows:
         cells.setdefault((day, model), Totals()).add(_totals(sums, {source}))
@@ -273,9 +255,43 @@ async def usage_report(
     return UsageReport(
         scope,
         scope_id,
-        first,
-        last,
+        since,
+        until,
         total,
         [DayUsage(day, totals, models) for day, (totals, models) in sorted(by_day.items())],
         [ModelUsage(model, totals) for model, totals in sorted(by_model.items())],
     )
+
+
+async def usage_reports(
+    rt: Runtime, caller: Caller, scope: str, scope_ids: Sequence[str], since: object = None, until: object = None
+) -> dict[str, UsageReport]:
+    """Several scopes' spending from `since` to `until` (days, both included; all time when left out), in one
+    query; a scope the caller may not see reports nothing."""
+    first, last = _day("from", since), _day("to", until)
+    if first and last and first > last:
+        raise invalid("to", "must not be before from")
+    column = LEDGER_COLUMNS[scope]
+    query = select(column, TaskUsage.day, TaskUsage.model, TaskUsage.cost_source, *_sums()).where(
+        column.in_(scope_ids), TaskUsage.organization_id.in_(member_org_ids(caller))
+    )
+    if first:
+        query = query.where(TaskUsage.day >= first)
+    if last:
+        query = query.where(TaskUsage.day <= last)
+    query = query.group_by(column, TaskUsage.day, TaskUsage.model, TaskUsage.cost_source)
+    async with rt.db.read() as session:
+        rows = (await session.execute(query)).all()
+    by_scope: dict[str, list[Any]] = {scope_id: [] for scope_id in scope_ids}
+    for scope_id, *row in rows:
+        by_scope[scope_id].append(row)
+    return {scope_id: _report(scope, scope_id, first, last, found) for scope_id, found in by_scope.items()}
+
+
+async def usage_report(
+    rt: Runtime, caller: Caller, scope: str, scope_id: str, since: object = None, until: object = None
+) -> UsageReport:
+    """A scope's spending (404 for one the caller may not see)."""
+    async with rt.db.read() as session:
+        await check_scope(session, caller, scope, scope_id)
+    return (await usage_reports(rt, caller, scope, [scope_id], since, until))[scope_id]

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from rest_compat import (
+    agent_routes,
     auth_routes,
     execution_routes,
     flexy_routes,
@@ -20,6 +21,7 @@ from rest_compat import (
     task_context_routes,
     task_routes,
     tree_routes,
+    usage_routes,
     workflow_routes,
 )
 from rest_compat.body_limit import BodyLimit, rest_limits, rest_too_large
@@ -57,12 +59,14 @@ def _routes() -> Starlette:
             *misc_routes.routes,
             *flexy_routes.routes,
             *task_context_routes.routes,
+            *agent_routes.routes,
             *task_routes.routes,
             *execution_routes.routes,
             *workflow_routes.routes,
             *import_routes.routes,
             *memory_routes.routes,
             *secret_routes.routes,
+            *usage_routes.routes,
             progress_socket.route,
         ],
         exception_handlers={HTTPException: _http_error},
