@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import update
 
 from resolvers import agent_output as out
-from resolvers.budgets import BudgetGuard
+from resolvers.budgets import BudgetExceeded, BudgetGuard
 from resolvers.runtime import Runtime
 from resolvers.secret_masking import Masker
 from resolvers.tx import writing
@@ -171,7 +171,11 @@ class AgentRun:
         # Raises BudgetExceeded once a limit is crossed; the CLI's final figures come when its work is done,
         # so they are recorded against the budgets but stop nothing.
         self.final_checked = self.final_checked or step.final
-        await self.guard.observe(totals, final=step.final)
+        try:
+            await self.guard.observe(totals, final=step.final)
+        except BudgetExceeded:
+            self.final_checked = True  # stopped for it: its end is no second crossing
+            raise
 
     async def _write(self) -> None:
         """Steps and usage so far, in one transaction; kept for the next try when it fails."""

@@ -49,10 +49,18 @@ MERGES = f"{OWN_FOLDER}/merges"
 STRATEGIES = ("auto", "fast-forward", "merge-commit")
 ACTIVE = ("queued", "running", "pending")
 PATCH_LIMIT = 1024 * 1024
-EXCLUDE_ORCHESTRATOR = (
+HEAD_AND_BRANCH = "git rev-parse --verify HEAD && { git symbolic-ref --quiet --short HEAD || echo; }"
+"""The commit checked out, then its branch (an empty line on a detached HEAD)."""
+ADD_WORKTREE = (
     'f=$(git rev-parse --git-path info/exclude) && mkdir -p "$(dirname "$f")" && '
-    '{ grep -qxF "/.orchestrator/" "$f" 2>/dev/null || echo "/.orchestrator/" >> "$f"; }'
+    '{ grep -qxF "/.orchestrator/" "$f" 2>/dev/null || echo "/.orchestrator/" >> "$f"; } && '
+    'git worktree add -q -b "$1" "$2" "$3"'
 )
+"""`.orchestrator/` excluded from the repository, then the worktree made: branch $1 at path $2 from commit $3."""
+COMMIT_ALL = 'git add -A && { git diff --cached --quiet || git commit -q -m "$1" -m "$2"; } && git rev-parse HEAD'
+LIST_CHANGES = 'git diff -z --numstat -M "$1" "$2" && printf "\\0\\0\\0" && git diff -z --name-status -M "$1" "$2"'
+"""Line counts, three NULs, statuses: of the changes from $1 to $2 (no list holds two NULs in a row, so the
+last three NULs of the output part them)."""
 
 
 def is_repository(folder: Path) -> bool:
@@ -119,21 +127,22 @@ async def prepare(rt: Runtime, task: Task, record: Sandbox, identity: Identity) 
 
 async def _create(rt: Runtime, git: Git, record: Sandbox, task: Task) -> Place:
     main = sandbox_folder(record)
-    head = await git.run(main, "rev-parse", "--verify", "HEAD")
+    head = await git.sh(main, HEAD_AND_BRANCH)
     if not head.ok:
         raise DomainError("INVALID_STATUS", "The project's git repository has no commit to start a worktree from")
-    branch_name = await git.run(main, "symbolic-ref", "--quiet", "--short", "HEAD")
-    await git.sh(main, EXCLUDE_ORCHESTRATOR)
+    commit, _, branch_name = head.out.partition("\n")
     worktree = Worktree(
         project_id=task.project_id,
         root_task_id=task.id,
         path=f"{WORKTREES}/{task.id}",
         branch=f"orchestrator/task-{task.id[:8]}",
-        base_branch=branch_name.out.strip() if branch_name.ok else None,
-        base_commit=head.out.strip(),
+        base_branch=branch_name.strip() or None,
+        base_commit=commit.strip(),
         state="active",
     )
-    await git.check(main, "worktree", "add", "-b", worktree.branch, worktree.path, worktree.base_commit)
+    made = await git.sh(main, ADD_WORKTREE, worktree.branch, worktree.path, worktree.base_commit)
+    if not made.ok:
+        raise DomainError("OPERATION_FAILED", f"git could not make the task's worktree: {made.message}")
     async with writing(rt) as session:
         session.add(worktree)
         await session.flush()
@@ -166,13 +175,15 @@ async def conclude(rt: Runtime, task: Task, record: Sandbox, place: Place, ident
     """Commit what the task changed on its branch and keep the branch's diff as the task's."""
     git, cwd, worktree = Git(rt, record.id, identity), place.cwd, place.worktree
     async with _lock(rt, task.project_id):
-        if (await git.check(cwd, "status", "--porcelain")).strip():
-            await git.check(cwd, "add", "-A")
-            await git.check(cwd, "commit", "-q", "-m", task.title, "-m", f"Task {task.id}")
-        head = (await git.check(cwd, "rev-parse", "HEAD")).strip()
-        numstat = await git.check(cwd, "diff", "-z", "--numstat", "-M", worktree.base_commit, head)
-        statuses = await git.check(cwd, "diff", "-z", "--name-status", "-M", worktree.base_commit, head)
+        committed = await git.sh(cwd, COMMIT_ALL, task.title, f"Task {task.id}")
+        if not committed.ok:
+            raise DomainError("OPERATION_FAILED", f"git could not commit the task's work: {committed.message}")
+        head = committed.out.strip()
+        listed = await git.sh(cwd, LIST_CHANGES, worktree.base_commit, head)
         patch = await git.run(cwd, "diff", "-M", worktree.base_commit, head, limit=PATCH_LIMIT)
+    if not listed.ok:
+        raise DomainError("OPERATION_FAILED", f"git could not list the task's changes: {listed.message}")
+    numstat, _, statuses = listed.out.rpartition("\0\0\0")
     files = file_changes(numstat, statuses)
     diff = TaskDiff(
         task_id=task.id,
