@@ -25,9 +25,10 @@ $(SDK_STAMP): tests/sdk/package.json tests/sdk/package-lock.json
 	npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The front-end files this service serves itself (GraphiQL), from the npm registry at setup: no CDN at run time.
+# The front-end files this service serves itself (GraphiQL, Swagger UI, xterm.js for the local terminal), from
+# the npm registry at setup: no CDN at run time. No install script runs (swagger-ui-dist's would phone home).
 $(WEB_STAMP): web/package.json web/package-lock.json
-	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: $(PY_STAMP) $(WEB_STAMP)
@@ -55,6 +56,7 @@ bench: setup
 	$(BIN)/python bench/memory_search.py
 	$(BIN)/python bench/graphql_deep.py
 	$(BIN)/python bench/reconnect_storm.py
+	$(BIN)/python bench/companion_proxy.py
 
 clean:
 	rm -rf $(VENV) tests/sdk/node_modules web/node_modules .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """The orchestrator service: `create_app(settings)` and the command line.
 
-python app.py serve            serve REST under /api and GraphQL at /graphql
+python app.py serve            serve REST under /api and at /, GraphQL at /graphql (and a console with CONSOLE_DIR)
 python app.py create-user NAME add a user (password from a prompt or stdin)
 python app.py export-schema    write schema.graphql
 python app.py migrate          apply database migrations and exit
@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 import uvicorn.config
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,12 +34,16 @@ from resolvers.execution_engine import ExecutionEngine
 from resolvers.rate_limit import Admission
 from resolvers.runtime import Runtime
 from resolvers.sandbox_operations import SandboxOperations
+from resolvers.sandbox_spec import protected_paths
 from resolvers.sandboxes import unknown_sandboxes
 from resolvers.task_scheduler import TaskScheduler
 from resolvers.throttle import LoginThrottle
-from rest_compat import build_api
+from rest_compat import build_api, http_error, vendor_assets
 from rest_compat.body_limit import BodyLimit
+from rest_compat.companion_proxy import upstream_client
+from rest_compat.console import ConsoleSite
 from sandbox import open_backend
+from sandbox.egress import EgressProxy
 from schema import GraphQLView, Limits, build_schema
 from schema.graphiql import graphiql_asset
 from schema.view import too_large
@@ -111,6 +116,12 @@ def load_secret_box(settings: Settings) -> SecretBox:
         raise SystemExit(f"{source} {error}") from None
 
 
+def service_address(settings: Settings) -> tuple[str, int]:
+    """Where the egress proxy reaches this service for a sandbox that lists host.docker.internal."""
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0") else "::1" if settings.host == "::" else settings.host
+    return host, settings.port
+
+
 def prepare_folders(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.base_root.mkdir(parents=True, exist_ok=True)
@@ -130,6 +141,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
             nano_cpus=int(settings.sandbox_cpus * 1e9),
             pids_limit=settings.sandbox_pids,
+            egress=EgressProxy(service_address(settings)),
+            user_id=settings.sandbox_user_id,
+            group_id=settings.sandbox_group_id,
+            nofile=settings.sandbox_nofile,
+            nproc=settings.sandbox_nproc,
+            log_max_size=settings.sandbox_log_max_size,
+            log_max_file=settings.sandbox_log_max_file,
+            hidden_paths=protected_paths(settings),
         )
         try:
             rt = Runtime(
@@ -191,13 +210,14 @@ def create_app(settings: Settings) -> Starlette:
             cleaning = asyncio.create_task(worktrees.cleanup_forever(rt), name="worktree-cleanup")
             app.state.runtime = rt
             log.info(
-                "serving on http://%s:%s (REST /api, GraphQL /graphql, sandboxes: %s)",
+                "serving on http://%s:%s (REST /api and /, GraphQL /graphql, sandboxes: %s)",
                 settings.host,
                 settings.port,
                 rt.backend.name,
             )
             try:
-                yield {"runtime": rt}
+                async with upstream_client() as proxy_client:
+                    yield {"runtime": rt, "proxy_client": proxy_client}
             finally:
                 pruning.cancel()
                 cleaning.cancel()
@@ -208,14 +228,21 @@ def create_app(settings: Settings) -> Starlette:
     limits = Limits(max_depth=settings.graphql_max_depth, max_cost=settings.graphql_max_cost)
     graphql = GraphQLView(build_schema(limits))
     graphql_http = BodyLimit(graphql, lambda _scope: settings.request_body_max_bytes, too_large)
+    api = build_api(settings)
+    root: ASGIApp = api
+    if settings.console_dir is not None:
+        root = ConsoleSite(settings.console_dir, settings.public_url, api)
     app = Starlette(
         routes=[
             Route("/graphql/assets/{name}", graphiql_asset, methods=["GET"]),
             Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Mount("/api", build_api(settings)),
+            *vendor_assets.routes,
+            Mount("/api", api),
+            Mount("", root),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
     )
     app.add_middleware(RequestIdMiddleware)
     return app

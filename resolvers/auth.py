@@ -1,4 +1,10 @@
-"""Login, refresh-token rotation, logout and token verification."""
+"""Login, refresh-token rotation, logout and token verification.
+
+Every session also carries a *companion pass*: a token like the access token (same user, same login family,
+same lifetime) signed with a key of its own. It travels in a cookie limited to the sandbox companion paths,
+which frames load without a bearer header. It is renewed with every refresh, and it stops working when its
+login is revoked (logout, a replayed refresh token) exactly as the access token does.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,8 @@ from resolvers.errors import DomainError, missing
 from resolvers.passwords import verify_password
 from resolvers.runtime import Caller, Runtime
 from resolvers.storage import full_storage_reason
-from resolvers.tokens import issue_access_token, read_access_token
+from resolvers.tokens import AccessClaims, companion_key, issue_access_token, read_access_token
+from resolvers.validation import required_text
 from store.models import RefreshToken, User, utcnow
 
 
@@ -26,6 +33,8 @@ class Session:
     refresh_token: str | None
     """None when the disk was too full to keep one: the login lasts as long as its access token."""
     user: User
+    companion_pass: str
+    """For the sandbox companions (web terminal, editor, ports), which frames open without a header."""
 
 
 def _hash(refresh_token: str) -> str:
@@ -46,8 +55,15 @@ def _start_session(rt: Runtime, user: User, family_id: str, session: AsyncSessio
             expires_at=utcnow() + timedelta(seconds=rt.settings.refresh_token_ttl),
         )
     )
-    access = issue_access_token(rt.jwt_secret, user.id, user.username, family_id, rt.settings.access_token_ttl)
-    return Session(access, refresh_token, user)
+    return _signed_session(rt, user, family_id, refresh_token)
+
+
+def _signed_session(rt: Runtime, user: User, family_id: str, refresh_token: str | None) -> Session:
+    """A login's access token and companion pass, beside its refresh token (None if none could be kept)."""
+    ttl = rt.settings.access_token_ttl
+    access = issue_access_token(rt.jwt_secret, user.id, user.username, family_id, ttl)
+    companion = issue_access_token(companion_key(rt.jwt_secret), user.id, user.username, family_id, ttl)
+    return Session(access, refresh_token, user, companion)
 
 
 async def login(rt: Runtime, username: object, password: object, client_address: str | None) -> Session:
@@ -80,8 +96,7 @@ async def login(rt: Runtime, username: object, password: object, client_address:
         if (reason := full_storage_reason(error)) is None:
             raise
         rt.storage.note_full(reason)
-        access = issue_access_token(rt.jwt_secret, user.id, user.username, family, rt.settings.access_token_ttl)
-        return Session(access, None, user)
+        return _signed_session(rt, user, family, None)
 
 
 async def refresh(rt: Runtime, refresh_token: object) -> Session:
@@ -145,15 +160,44 @@ async def authenticate(rt: Runtime, token: str | None) -> Caller:
     """The caller behind an access token: valid signature, not expired, user present, login not revoked."""
     if not token:
         raise _unauthorized("Authentication required: send Authorization: Bearer <token>")
-    cached = rt.auth_cache.get(token)
+    return await _caller_of(rt, token, rt.jwt_secret, "Access token")
+
+
+async def authenticate_companion(
+    rt: Runtime, bearer: str | None, companion_pass: str | None, *, foreign_socket: bool = False
+) -> Caller:
+    """The caller of a sandbox companion path: a bearer access token when there is one, else the companion pass.
+
+    `foreign_socket`: the request is a WebSocket opened by a page of another origin. Browsers send cookies
+    with those too, so the pass is refused there (a bearer token is not: no page can add one on its own).
+    """
+    if bearer:
+        return await authenticate(rt, bearer)
+    if not companion_pass:
+        raise _unauthorized("Sign in first: this page needs the session of the console (or a bearer token)")
+    if foreign_socket:
+        raise _unauthorized("The sign-in cookie is not accepted for a WebSocket opened from another site")
+    return await _caller_of(rt, companion_pass, companion_key(rt.jwt_secret), "Sign-in cookie")
+
+
+async def _caller_of(rt: Runtime, token: str, key: str, kind: str) -> Caller:
+    """The caller behind a token signed with `key`: valid, not expired, user present, login not revoked."""
+    cache_key = f"{kind}:{token}"  # a token is cached as what it was checked as: an access token is no pass
+    cached = rt.auth_cache.get(cache_key)
     if cached is not None:
         return cached
     try:
-        claims = read_access_token(rt.jwt_secret, token)
+        claims = read_access_token(key, token)
     except jwt.ExpiredSignatureError:
-        raise _unauthorized("Access token has expired") from None
+        raise _unauthorized(f"{kind} has expired") from None
     except jwt.InvalidTokenError:
-        raise _unauthorized("Access token is invalid") from None
+        raise _unauthorized(f"{kind} is invalid") from None
+    caller = await _live_caller(rt, claims, kind)
+    rt.auth_cache.put(cache_key, caller, claims.expires_at)
+    return caller
+
+
+async def _live_caller(rt: Runtime, claims: AccessClaims, kind: str) -> Caller:
     revoked = (
         exists().where(RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_not(None)).correlate(None)
     )
@@ -164,13 +208,10 @@ async def authenticate(rt: Runtime, token: str | None) -> Caller:
             )
         ).first()
     if row is None or row[3]:
-        raise _unauthorized("Access token is no longer valid")
-    caller = Caller(row[0], row[1], row[2], claims.family_id)
-    rt.auth_cache.put(token, caller, claims.expires_at)
-    return caller
+        raise _unauthorized(f"{kind} is no longer valid")
+    return Caller(row[0], row[1], row[2], claims.family_id)
 
 
 async def verify(rt: Runtime, token: object) -> Caller:
-    if not isinstance(token, str) or not token:
-        raise missing("token")
-    return await authenticate(rt, token)
+    """The caller a token sent in a body names; 400 for what cannot be a token (not text, over 4,096 characters)."""
+    return await authenticate(rt, required_text("token", token, max_length=4096))

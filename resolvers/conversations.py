@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, or_, select
 
+from resolvers import task_context
 from resolvers.access import in_visible_project, visible_task
 from resolvers.agents import AGENTS
 from resolvers.errors import DomainError
@@ -21,8 +22,8 @@ from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.task_scheduler import FINISHED
 from resolvers.tasks import MAX_PROMPT, enqueue
-from resolvers.validation import required_text
-from store.models import Sandbox, Task
+from resolvers.validation import UNSET, required_text
+from store.models import Memory, Sandbox, Task
 
 ACTIVE = ("pending", "queued", "running")
 MAX_CONVERSATION = 1000
@@ -35,6 +36,26 @@ def root_of(task: Task) -> str:
 
 def _in_conversation(root: str) -> object:
     return or_(Task.id == root, Task.conversation_id == root)
+
+
+async def dialog(
+    rt: Runtime,
+    caller: Caller,
+    project_id: str,
+    task_id: str,
+    message: object,
+    content: object,
+    metadata: object = None,
+) -> Task | Memory:
+    """The SDK's dialog path (`POST /projects/{pid}/tasks/{tid}/dialog`): a `message`, or `content` sent to an
+    agent task, is the next turn of its conversation (a follow-up, `continue_task`); `content` sent to a task
+    whose CLI keeps no session (bash) is kept as its `task-dialog` memory, as operation 89 keeps it."""
+    if message is UNSET and content is not UNSET:
+        async with rt.db.read() as session:
+            task = await visible_task(session, caller, project_id, task_id)
+        if AGENTS[task.task_type].resume_args is None:
+            return await task_context.capture_task_dialog(rt, caller, task_id, project_id, content, metadata)
+    return await continue_task(rt, caller, project_id, task_id, content if message is UNSET else message)
 
 
 async def continue_task(rt: Runtime, caller: Caller, project_id: str | None, task_id: str, message: object) -> Task:

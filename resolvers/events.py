@@ -15,7 +15,7 @@ __all__ = ["StoredEvent", "SubscriberLagged", "follow_project", "parse_after", "
 
 async def record(
     rt: Runtime, project_id: str, subject_type: str, subject_id: str, type: str, **fields: Any
-) -> StoredEvent:
+) -> StoredEvent | None:
     """Store an event and publish it to the project's live subscribers."""
     return await rt.events.append(project_id, subject_type, subject_id, type, fields)
 

@@ -21,7 +21,7 @@ from resolvers.execution_plan import EXECUTION_ENDS, initial_phases, is_executab
 from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.tx import writing
-from resolvers.validation import UNSET, one_of, optional_object, required_text
+from resolvers.validation import UNSET, one_of, optional_object, required_text, whole_number
 from store.models import Sandbox, Workflow, WorkflowExecution, WorkflowVersion, utcnow
 
 STATUSES = ("pending", "initializing", "running", "paused", "completed", "failed", "cancelled")
@@ -32,9 +32,10 @@ MAX_PAGE = 100
 def _version_number(value: Any) -> int | None:
     if value is None or value is UNSET:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    number = whole_number(value) if not isinstance(value, str) else None
+    if number is None or number < 1:
         raise invalid("metadata.workflowVersion", "must be a positive whole number")
-    return value
+    return number
 
 
 async def _pinned(

@@ -114,6 +114,13 @@ async def list_subfolders(path: Path) -> Sequence[str]:
 
 
 def _browse(root: Path, current: str | None) -> tuple[Path, list[str]]:
+    try:
+        return _browse_folder(root, current)
+    except (OSError, RuntimeError):  # a name too long, `~nobody` (no such user): no such folder can exist
+        raise not_found("folder", str(current)) from None
+
+
+def _browse_folder(root: Path, current: str | None) -> tuple[Path, list[str]]:
     target = Path(current).expanduser() if current else root
     if not target.is_absolute():
         target = root / target

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from resolvers.memory_writes import embed, save_memories, set_content
 from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.validation import UNSET, one_of, optional_bool, optional_text, required_text
-from store.models import Memory, TrackedFile, new_id, utcnow
+from store.models import Memory, TrackedFile, aggregate_time, new_id, utcnow
 from store.vector_index import SCOPE_RANKS
 
 DEFAULT_TYPE = "documentation"
@@ -350,13 +350,7 @@ async def sync_stats_by_scope(rt: Runtime, caller: Caller, scope_ids: Sequence[s
     )
     async with rt.db.read() as session:
         rows = (await session.execute(query)).all()
-    found = {scope_id: SyncStats(number, _aware(moment), {scope: number}) for scope_id, scope, number, moment in rows}
+    found = {
+        scope_id: SyncStats(number, aggregate_time(moment), {scope: number}) for scope_id, scope, number, moment in rows
+    }
     return {scope_id: found.get(scope_id, SyncStats(0, None, {})) for scope_id in scope_ids}
-
-
-def _aware(moment: datetime | str | None) -> datetime | None:
-    """An aggregate's timestamp comes back without the column's type: as text on SQLite, naive or not."""
-    if moment is None:
-        return None
-    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -6,34 +6,46 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-_PHASES: dict[tuple[str, str], tuple[str, ...]] = {
+_PHASES: dict[tuple[str, str], tuple[str, str, tuple[tuple[str, str], ...]]] = {
     ("rapid-prototyping", "Rapid prototyping"): (
-        "trigger",
-        "requirements",
-        "design",
-        "preview",
-        "dogfooding",
-        "acceptance-criteria",
-        "ready-for-qa",
+        "From an idea to a version people can try",
+        "#3b82f6",
+        (
+            ("trigger", "What started the work and what it should achieve"),
+            ("requirements", "The needs, written down and agreed"),
+            ("design", "How it will be built"),
+            ("preview", "A first version to look at"),
+            ("dogfooding", "The team uses it for real"),
+            ("acceptance-criteria", "What must hold before it goes to QA"),
+            ("ready-for-qa", "Handed over to quality assurance"),
+        ),
     ),
     ("automated-qa", "Automated QA"): (
-        "qa-version",
-        "qa-cicd",
-        "qa-version-run",
-        "qa-preview",
-        "qa-automated",
-        "qa-official-version",
-        "qa-production",
+        "Checked by machines before anyone relies on it",
+        "#f59e0b",
+        (
+            ("qa-version", "The version under test"),
+            ("qa-cicd", "Build and test pipeline for it"),
+            ("qa-version-run", "The pipeline run on that version"),
+            ("qa-preview", "A preview deployment to test against"),
+            ("qa-automated", "Automated tests over the preview"),
+            ("qa-official-version", "The version that passed, tagged"),
+            ("qa-production", "Released to production"),
+        ),
     ),
     ("continuous-optimization", "Continuous optimization"): (
-        "feature-updates",
-        "opt-cicd",
-        "opt-version",
-        "opt-preview",
-        "opt-automated",
-        "opt-dogfooding",
-        "opt-official-version",
-        "opt-production",
+        "Improving what runs in production, release after release",
+        "#10b981",
+        (
+            ("feature-updates", "The next changes to make"),
+            ("opt-cicd", "The pipeline for those changes"),
+            ("opt-version", "The new version"),
+            ("opt-preview", "A preview of the new version"),
+            ("opt-automated", "Automated tests over it"),
+            ("opt-dogfooding", "The team uses the new version"),
+            ("opt-official-version", "The version that passed, tagged"),
+            ("opt-production", "Released to production"),
+        ),
     ),
 }
 
@@ -49,9 +61,14 @@ def lifecycle_definition() -> dict[str, Any]:
         {
             "id": phase_id,
             "title": phase_title,
-            "steps": [{"id": step_id, "title": _title(step_id), "type": "process"} for step_id in step_ids],
+            "description": description,
+            "color": color,
+            "steps": [
+                {"id": step_id, "title": _title(step_id), "description": about, "type": "process"}
+                for step_id, about in steps
+            ],
         }
-        for (phase_id, phase_title), step_ids in _PHASES.items()
+        for (phase_id, phase_title), (description, color, steps) in _PHASES.items()
     ]
     first, *_ = ids = [phase["id"] for phase in phases]
     transitions = [{"from": before, "to": after, "type": "forward"} for before, after in pairwise(ids)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,8 +24,17 @@ from resolvers.memory_scope import (
 from resolvers.memory_writes import content_hash, embed, save_memories, set_content
 from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
-from resolvers.validation import UNSET, one_of, optional_bool, optional_object, optional_text, required_text
-from store.models import Memory, Organization, Project, Task, Workspace, new_id
+from resolvers.validation import (
+    MAX_OFFSET,
+    UNSET,
+    one_of,
+    optional_bool,
+    optional_object,
+    optional_text,
+    required_text,
+    whole_number,
+)
+from store.models import Memory, Organization, Project, Task, Workspace, aggregate_time, new_id
 from store.vector_index import SCOPE_RANKS
 
 MAX_CONTENT = 100_000
@@ -95,21 +105,19 @@ def limit_of(value: object, default: int, name: str = "limit") -> int:
     """A page size from 1 to MAX_LIMIT; anything over the cap is refused rather than cut."""
     if value is None or value is UNSET or value == "":
         return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LIMIT:
+    number = whole_number(value)
+    if number is None or not 1 <= number <= MAX_LIMIT:
         raise invalid(name, f"must be a whole number from 1 to {MAX_LIMIT}")
-    return value
+    return number
 
 
 def offset_of(value: object) -> int:
     if value is None or value is UNSET or value == "":
         return 0
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise invalid("offset", "must be a non-negative whole number")
-    return value
+    number = whole_number(value)
+    if number is None or not 0 <= number <= MAX_OFFSET:
+        raise invalid("offset", f"must be a whole number from 0 to {MAX_OFFSET}")
+    return number
 
 
 def new_memory(path: ScopePath, checked: CheckedDraft, created_by_id: str | None) -> Memory:
@@ -293,21 +301,34 @@ class MemoryStats:
     by_type: dict[str, int]
     scope: str | None = None
     scope_id: str | None = None
+    total_size: int = 0
+    """Characters of text in all."""
+    last_updated: datetime | None = None
+
+
+STAT_COLUMNS = (
+    Memory.memory_type,
+    func.count(),
+    func.coalesce(func.sum(func.length(Memory.content)), 0),
+    func.max(Memory.updated_at),
+)
+"""Per memory type: how many, characters of text in all, the latest change."""
+
+
+def _stats(rows: Sequence[Any], scope: str | None = None, scope_id: str | None = None) -> MemoryStats:
+    by_type = {kind: count for kind, count, _, _ in rows}
+    moments = [aggregate_time(moment) for *_, moment in rows if moment is not None]
+    size = sum(int(characters) for _, _, characters, _ in rows)
+    return MemoryStats(sum(by_type.values()), by_type, scope, scope_id, size, max(moments, default=None))
 
 
 async def memory_stats(rt: Runtime, caller: Caller, scope: object = None, scope_id: object = None) -> MemoryStats:
-    """Counts by type over every memory the caller may see, or over one scope's own memories."""
+    """Counts by type, the size of the text and the latest change, over every memory the caller may see
+    or over one scope's own memories."""
     if scope is None and scope_id is None:
+        query = select(*STAT_COLUMNS).where(visible_memories(caller)).group_by(Memory.memory_type)
         async with rt.db.read() as session:
-            rows = (
-                await session.execute(
-                    select(Memory.memory_type, func.count())
-                    .where(visible_memories(caller))
-                    .group_by(Memory.memory_type)
-                )
-            ).all()
-        by_type = {kind: count for kind, count in rows}
-        return MemoryStats(sum(by_type.values()), by_type)
+            return _stats((await session.execute(query)).all())
     checked_scope, checked_id = check_scope(scope, scope_id)
     await scope_path(rt, caller, checked_scope, checked_id)
     return (await memory_stats_by_scope(rt, caller, checked_scope, [checked_id]))[checked_id]
@@ -316,20 +337,18 @@ async def memory_stats(rt: Runtime, caller: Caller, scope: object = None, scope_
 async def memory_stats_by_scope(
     rt: Runtime, caller: Caller, scope: str, scope_ids: Sequence[str]
 ) -> dict[str, MemoryStats]:
-    """The own memories' counts by type of several scope objects of one kind, in one statement."""
+    """`memory_stats` of the own memories of several scope objects of one kind, in one statement."""
     query = (
-        select(Memory.scope_id, Memory.memory_type, func.count())
+        select(Memory.scope_id, *STAT_COLUMNS)
         .where(Memory.scope_id.in_(scope_ids), visible_memories(caller))
         .group_by(Memory.scope_id, Memory.memory_type)
     )
     async with rt.db.read() as session:
         rows = (await session.execute(query)).all()
-    by_scope: dict[str, dict[str, int]] = {scope_id: {} for scope_id in scope_ids}
-    for scope_id, kind, number in rows:
-        by_scope[scope_id][kind] = number
-    return {
-        scope_id: MemoryStats(sum(by_type.values()), by_type, scope, scope_id) for scope_id, by_type in by_scope.items()
-    }
+    by_scope: dict[str, list[Any]] = {scope_id: [] for scope_id in scope_ids}
+    for scope_id, *row in rows:
+        by_scope[scope_id].append(row)
+    return {scope_id: _stats(found, scope, scope_id) for scope_id, found in by_scope.items()}
 
 
 async def memories_by_ids(rt: Runtime, caller: Caller, ids: Sequence[str]) -> dict[str, Memory]:

@@ -27,7 +27,7 @@ DEFAULT_RESULTS = 10
 def types_of(value: object) -> frozenset[str] | None:
     if value is None or value is UNSET or value in ([], ""):
         return None
-    items = value.split(",") if isinstance(value, str) else value
+    items = [item for item in value.split(",") if item.strip()] if isinstance(value, str) else value
     if not isinstance(items, list) or len(items) > 50:
         raise invalid("types", "must be a list of at most 50 memory types")
     return frozenset(required_text("types", item, 64) for item in items)
@@ -41,6 +41,11 @@ async def _ranked(rt: Runtime, vector: object, where: Filter, k: int) -> list[Hi
     async with rt.db.read() as session:
         rows = {m.id: m for m in await session.scalars(select(Memory).where(Memory.id.in_([i for i, _ in hits])))}
     return [(rows[memory_id], score) for memory_id, score in hits if memory_id in rows]
+
+
+async def _visible_scope_ids(rt: Runtime, caller: Caller) -> Sequence[str]:
+    async with rt.db.read() as session:
+        return (await session.scalars(select(visible_scope_ids(caller).subquery().c[0]))).all()
 
 
 async def search_memories(
@@ -68,8 +73,7 @@ async def similar_memories(rt: Runtime, caller: Caller, memory_id: str, limit: o
     """The memories nearest this one among all the caller may see, itself excluded."""
     k = limit_of(limit, DEFAULT_RESULTS)
     memory = await get_memory(rt, caller, memory_id)
-    async with rt.db.read() as session:
-        scope_ids: Sequence[str] = (await session.scalars(select(visible_scope_ids(caller).subquery().c[0]))).all()
+    scope_ids = await _visible_scope_ids(rt, caller)
     if memory.embedding and memory.embedding_model == rt.settings.embedding_model:
         vector = vector_of(memory.embedding)
     else:
@@ -81,7 +85,7 @@ async def similar_memories(rt: Runtime, caller: Caller, memory_id: str, limit: o
 async def relevant_memories(
     rt: Runtime,
     caller: Caller,
-    project_id: str,
+    project_id: str | None,
     prompt: object,
     *,
     max_memories: object = None,
@@ -90,12 +94,24 @@ async def relevant_memories(
     include_org: object = None,
 ) -> list[Hit]:
     """What a new task in the project should know: the project's memories, those its tasks shared with
-    the project, and (unless switched off) what its workspace and organization share down to it."""
+    the project, and (unless switched off) what its workspace and organization share down to it.
+    Without a project: the memories nearest the prompt among all the caller may see."""
     text = required_text("prompt", prompt, MAX_CONTENT)
     k = limit_of(max_memories, 5, "maxMemories")
     wanted = types_of(types)
     with_workspace = optional_bool("includeWorkspace", include_workspace, True)
     with_org = optional_bool("includeOrg", include_org, True)
+    if project_id is None:
+        reaches = [Reach(scope_id) for scope_id in await _visible_scope_ids(rt, caller)]
+    else:
+        reaches = await _project_reaches(rt, caller, project_id, with_workspace, with_org)
+    vectors = await embed(rt, [text])
+    return await _ranked(rt, vectors[0], Filter(tuple(reaches), wanted), k)
+
+
+async def _project_reaches(
+    rt: Runtime, caller: Caller, project_id: str, with_workspace: bool, with_org: bool
+) -> list[Reach]:
     path = await scope_path(rt, caller, "project", project_id)
     async with rt.db.read() as session:
         task_ids = (await session.scalars(select(Task.id).where(Task.project_id == project_id))).all()
@@ -104,5 +120,4 @@ async def relevant_memories(
         reaches.append(Reach(path.workspace.id, SCOPE_RANKS["workspace"]))
     if with_org:
         reaches.append(Reach(path.organization.id, SCOPE_RANKS["organization"]))
-    vectors = await embed(rt, [text])
-    return await _ranked(rt, vectors[0], Filter(tuple(reaches), wanted), k)
+    return reaches

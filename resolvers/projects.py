@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers import folders
-from resolvers.access import MEMBER_ORG_IDS, member_org_ids, visible_project, visible_workspace
+from resolvers import folders, network
+from resolvers.access import MEMBER_ORG_IDS, member_org_ids, require_owner, visible_project, visible_workspace
 from resolvers.ai_config import validate_ai_config
 from resolvers.errors import conflict, missing
 from resolvers.pages import Listing, Ordering
@@ -132,8 +132,11 @@ async def create_project(
     folder_path: object,
     workflow_id: object = None,
     ai_config: object = None,
+    network_settings: object = None,
 ) -> Project:
+    """`network_settings` (`{mode, allowedHosts}`, see `resolvers.network`) is for owners of the organization."""
     name = required_text("name", name)
+    chosen_network = network.parse_network(network_settings) if network_settings is not None else None
     folder = folders.folder_name("folderPath", folder_path)
     project = Project(
         name=name,
@@ -143,6 +146,9 @@ async def create_project(
     )
     async with writing(rt) as session:
         workspace, org = await visible_workspace(session, caller, workspace_id)
+        if chosen_network is not None:
+            await require_owner(session, caller, org)
+            network.apply(project, *chosen_network)
         await _check_free(session, workspace.id, name, folder)
         await _check_workflow(session, caller, project.workflow_id)
         project.workspace_id = workspace.id

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from resolvers.ai_config import validate_ai_config
+from resolvers.errors import invalid
+from resolvers.network import settings_of
 from resolvers.paths import project_dir
 from resolvers.runtime import Runtime
-from sandbox.base import FolderMapping, PortMapping, SandboxSpec
+from sandbox.base import FolderMapping, NetworkPolicy, PortMapping, SandboxSpec, covers
+from store.config import Settings
 from store.models import Organization, Project, UserSettings, Workspace
 
 CONTAINER_BASE_ROOT = "/base-root"
+SERVICE_ROOT = Path(__file__).resolve().parent.parent
+"""This service's checkout."""
+SYSTEM_PREFIXES = ("/", "/usr", "/usr/local")
+
+
+def protected_paths(settings: Settings) -> tuple[str, ...]:
+    """Host paths no sandbox may see or map: DATA_DIR, BASE_ROOT (every project), this service's files."""
+    paths = [settings.data_dir, settings.base_root, SERVICE_ROOT]
+    if sys.prefix not in SYSTEM_PREFIXES:
+        paths.append(Path(sys.prefix))  # the virtualenv, wherever it lies
+    return tuple(dict.fromkeys(os.path.realpath(path) for path in paths))
+
+
+def _check_mappings(rt: Runtime, config: dict[str, Any] | None, network: NetworkPolicy) -> None:
+    protected = protected_paths(rt.settings)
+    for index, mapping in enumerate((config or {}).get("folderMappings", [])):
+        host = os.path.realpath(mapping["hostPath"] or "/")
+        for path in protected:
+            if covers(path, host) or covers(host, path):
+                raise invalid(
+                    f"aiConfig.folderMappings[{index}].hostPath",
+                    "must not contain or lie inside this service's data, the base folder or the service's own files",
+                )
+    if (config or {}).get("portMappings") and network.mode != "open":
+        raise invalid("aiConfig.portMappings", f"need the open network mode (this project's is {network.mode})")
 
 
 def sandbox_name(project: Project, requested: str | None) -> str:
@@ -70,6 +101,8 @@ def build_spec(
     settings: UserSettings | None,
 ) -> SandboxSpec:
     config = validate_ai_config(ai_config) if ai_config is not None else project.ai_config
+    network = settings_of(project, config).policy
+    _check_mappings(rt, config, network)
     return SandboxSpec(
         name=name,
         image=image,
@@ -82,4 +115,5 @@ def build_spec(
         ],
         port_mappings=[PortMapping(m["hostPort"], m["containerPort"]) for m in (config or {}).get("portMappings", [])],
         docker_socket=bool((config or {}).get("enableDockerOutofDocker")),
+        network=network,
     )

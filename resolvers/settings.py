@@ -13,6 +13,8 @@ from store.models import UserSettings, utcnow
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 IMAGE_REFERENCE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
+SETTING_FIELDS = {"gitDisplayName": "git_display_name", "gitEmail": "git_email", "dockerImage": "docker_image"}
+"""The settings a caller may clear one by one, by their contract names."""
 DEFAULT_PREFERENCES: dict[str, Any] = {
     "theme": "light",
     "language": "en",
@@ -63,3 +65,24 @@ async def update_settings(
             setattr(settings, attribute, value)
         settings.updated_at = utcnow()
     return settings
+
+
+async def reset_settings(rt: Runtime, caller: Caller) -> UserSettings:
+    """Back to the defaults: no git identity, no image of one's own, the default preferences."""
+    async with writing(rt) as session:
+        settings = await session.get(UserSettings, caller.user_id)
+        if settings is None:
+            settings = UserSettings(user_id=caller.user_id)
+            session.add(settings)
+        for attribute in SETTING_FIELDS.values():
+            setattr(settings, attribute, None)
+        settings.preferences = None
+        settings.updated_at = utcnow()
+    return settings
+
+
+async def clear_setting(rt: Runtime, caller: Caller, key: str) -> UserSettings:
+    """Clear one setting, named as the contract names it (`gitDisplayName`, `gitEmail`, `dockerImage`)."""
+    if key not in SETTING_FIELDS:
+        raise invalid("key", f"must be one of {', '.join(SETTING_FIELDS)}", "INVALID_VALUE")
+    return await update_settings(rt, caller, **{SETTING_FIELDS[key]: None})

@@ -156,13 +156,19 @@ async def save_task_output(
     )
 
 
-async def check_context_memories(rt: Runtime, caller: Caller, memory_ids: Sequence[str] | None) -> None:
-    """Every memory a new task asks for must exist for the caller (404 naming the first that does not)."""
+async def visible_memory_ids(rt: Runtime, caller: Caller, memory_ids: Sequence[str] | None) -> list[str]:
+    """Those of the memories the caller may see, in the order given."""
     if not memory_ids:
-        return
+        return []
     async with rt.db.read() as session:
         found = set(await session.scalars(select(Memory.id).where(Memory.id.in_(memory_ids), visible_memories(caller))))
-    for memory_id in memory_ids:
+    return [memory_id for memory_id in memory_ids if memory_id in found]
+
+
+async def check_context_memories(rt: Runtime, caller: Caller, memory_ids: Sequence[str] | None) -> None:
+    """Every memory a new task asks for must exist for the caller (404 naming the first that does not)."""
+    found = set(await visible_memory_ids(rt, caller, memory_ids))
+    for memory_id in memory_ids or ():
         if memory_id not in found:
             raise DomainError("NOT_FOUND", f"contextMemoryIds: memory {memory_id} not found", {"id": memory_id})
 

@@ -19,10 +19,10 @@ from resolvers.lifecycle import lifecycle_definition
 from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.storage import full_storage_reason
-from resolvers.task_context import check_context_memories
+from resolvers.task_context import check_context_memories, visible_memory_ids
 from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
-from resolvers.validation import UNSET, one_of, optional_object, optional_text, required_text
+from resolvers.validation import MAX_OFFSET, UNSET, one_of, optional_object, optional_text, required_text, whole_number
 from store.models import Project, Sandbox, Task, WorkflowVersion
 
 TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
@@ -156,6 +156,29 @@ async def execute_workflow_step(
     return await _queue(rt, caller, project_id, task, work.task_type)
 
 
+async def rerun_task(rt: Runtime, caller: Caller, task_id: str) -> Task:
+    """Run a task again as a new task (the console's Re-run).
+
+    An ad-hoc task comes back with the same title, description, prompt, type, parameters and context
+    memories (those the caller may still see: run-time injection never reads past the caller's access).
+    A workflow-step task comes back as the same step again with the same prompt (the one it ran, its
+    additional input included) and type; it belongs to no execution, whichever execution ran the original.
+    Either way it is queued in the project's sandbox now (404 when the project has none).
+    """
+    original = await get_task(rt, caller, None, task_id)
+    memory_ids = await visible_memory_ids(rt, caller, original.context_memory_ids) if original.is_adhoc else []
+    task = Task(
+        step_id=original.step_id,
+        title=original.title,
+        description=original.description,
+        prompt=original.prompt,
+        parameters=original.parameters,
+        is_adhoc=original.is_adhoc,
+        context_memory_ids=memory_ids or None,
+    )
+    return await _queue(rt, caller, original.project_id, task, original.task_type, original.isolation)
+
+
 async def _queue(rt: Runtime, caller: Caller, project_id: str, task: Task, kind: str, isolation: object = None) -> Task:
     """Queue a validated task in the project's sandbox and announce it; 404 when the project has no sandbox."""
     _, record = await _project_sandbox(rt, caller, project_id)
@@ -201,11 +224,10 @@ async def get_task(rt: Runtime, caller: Caller, project_id: str | None, task_id:
 def _page(field: str, value: object, default: int, cap: int | None) -> int:
     if value is None or value is UNSET or value == "":
         return default
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise invalid(field, "must be a non-negative whole number")
-    return min(value, cap) if cap is not None else value
+    number = whole_number(value)
+    if number is None or not 0 <= number <= MAX_OFFSET:
+        raise invalid(field, f"must be a whole number from 0 to {MAX_OFFSET}")
+    return min(number, cap) if cap is not None else number
 
 
 def _task_filters(statuses: Sequence[str], kind: object, search: object) -> list[ColumnElement[bool]]:
@@ -262,12 +284,12 @@ def task_listing(caller: Caller, statuses: Sequence[str] = (), kind: object = No
 
 async def set_task_limit(rt: Runtime, caller: Caller, project_id: str, limit: object) -> tuple[int, str | None]:
     """Set how many of the project's tasks may run at once; returns it with the sandbox it applies to."""
-    if isinstance(limit, str) and limit.strip().isdigit():
-        limit = int(limit)
     if limit is None or limit is UNSET:
         raise invalid("limit", "is required", "MISSING_REQUIRED_FIELD")
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_TASK_LIMIT:
+    number = whole_number(limit)
+    if number is None or not 1 <= number <= MAX_TASK_LIMIT:
         raise invalid("limit", f"must be a whole number from 1 to {MAX_TASK_LIMIT}")
+    limit = number
     _, record = await _project_sandbox(rt, caller, project_id)
     async with writing(rt) as session:
         project = await session.get(Project, project_id)

@@ -9,6 +9,9 @@ same JSON value, and an encoding that never contains `-` or `_`.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -59,3 +62,10 @@ def read_access_token(secret: str, token: str) -> AccessClaims:
     if not isinstance(claims["sub"], str) or not isinstance(username, str):
         raise jwt.InvalidTokenError("malformed claims")
     return AccessClaims(claims["sub"], username, family if isinstance(family, str) else None, int(claims["exp"]))
+
+
+@functools.lru_cache(maxsize=8)
+def companion_key(secret: str) -> str:
+    """The key of companion passes: derived from the JWT secret, so that neither kind of token opens the other's
+    doors (an access token is no pass, and a pass, kept in a cookie, is no access token)."""
+    return hmac.new(secret.encode(), b"orchestrator companion pass", hashlib.sha256).hexdigest()

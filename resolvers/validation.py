@@ -75,3 +75,20 @@ def optional_bool(field: str, value: Any, default: bool) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
         return value.lower() in ("true", "1")
     raise invalid(field, "must be true or false")
+
+
+MAX_OFFSET = 2**31 - 1
+"""The largest offset a page may start at (the databases' integers are no wider)."""
+
+
+def whole_number(value: Any) -> int | None:
+    """A whole number as JSON or a query string may carry it (`3`, `3.0`, `"3"`); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None

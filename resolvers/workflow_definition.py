@@ -36,24 +36,43 @@ def _identifier(path: str, value: Any, seen: set[str]) -> str:
     return value
 
 
+PHASE_TEXTS = ("title", "titleEn", "description", "color", "icon")
+STEP_TEXTS = ("title", "description", "taskFile", "taskId")
+LINK_TEXTS = ("name", "path", "description", "phase", "id")
+
+
+def _texts(path: str, item: dict[str, Any], names: tuple[str, ...]) -> None:
+    """The fields that hold text, when present, hold text (null counts as absent)."""
+    for name in names:
+        if item.get(name) is not None and not isinstance(item[name], str):
+            raise invalid(f"{path}.{name}", "must be a string")
+
+
+def _check_links(path: str, links: list[Any]) -> None:
+    for index, raw in enumerate(links):
+        _texts(f"{path}[{index}]", _object(f"{path}[{index}]", raw), LINK_TEXTS)
+
+
 def _check_steps(path: str, steps: list[Any], step_ids: set[str]) -> None:
     for index, raw in enumerate(steps):
         step_path = f"{path}[{index}]"
         step = _object(step_path, raw)
         _identifier(f"{step_path}.id", step.get("id"), step_ids)
-        if "type" in step and step["type"] not in STEP_TYPES:
+        if step.get("type") is not None and step["type"] not in STEP_TYPES:
             raise invalid(f"{step_path}.type", f"must be one of {', '.join(STEP_TYPES)}", "INVALID_VALUE")
+        _texts(step_path, step, STEP_TEXTS)
+        _check_links(f"{step_path}.workflows", _items(f"{step_path}.workflows", step.get("workflows")))
         _check_execution_fields(step_path, step)
 
 
 def _check_execution_fields(path: str, step: dict[str, Any]) -> None:
     """What an execution runs for the step: its task type, its prompt, whether it runs at all."""
-    if "taskType" in step and step["taskType"] not in TASK_TYPES:
+    if step.get("taskType") is not None and step["taskType"] not in TASK_TYPES:
         raise invalid(f"{path}.taskType", f"must be one of {', '.join(TASK_TYPES)}", "INVALID_VALUE")
     for name in ("prompt", "qwenCodePrompt"):
         if step.get(name) is not None and not isinstance(step[name], str):
             raise invalid(f"{path}.{name}", "must be a string")
-    if "hasExecutableTask" in step and not isinstance(step["hasExecutableTask"], bool):
+    if step.get("hasExecutableTask") is not None and not isinstance(step["hasExecutableTask"], bool):
         raise invalid(f"{path}.hasExecutableTask", "must be true or false")
 
 
@@ -66,6 +85,7 @@ def validate_definition(value: Any) -> dict[str, Any]:
         phase_path = f"definition.phases[{index}]"
         phase = _object(phase_path, raw)
         _identifier(f"{phase_path}.id", phase.get("id"), phase_ids)
+        _texts(phase_path, phase, PHASE_TEXTS)
         _check_steps(f"{phase_path}.steps", _items(f"{phase_path}.steps", phase.get("steps")), step_ids)
     for index, raw in enumerate(_items("definition.transitions", definition.get("transitions"))):
         path = f"definition.transitions[{index}]"
@@ -73,6 +93,7 @@ def validate_definition(value: Any) -> dict[str, Any]:
         for end in ("from", "to"):
             if transition.get(end) not in phase_ids:
                 raise invalid(f"{path}.{end}", f"names no phase: {transition.get(end)!r}")
-        if "type" in transition and transition["type"] not in TRANSITION_TYPES:
+        if transition.get("type") is not None and transition["type"] not in TRANSITION_TYPES:
             raise invalid(f"{path}.type", f"must be one of {', '.join(TRANSITION_TYPES)}", "INVALID_VALUE")
+        _texts(path, transition, ("label",))
     return definition

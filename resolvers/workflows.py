@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.access import member_org_ids, visible_organization
-from resolvers.errors import DomainError, conflict, not_found
+from resolvers.errors import DomainError, conflict, missing, not_found
 from resolvers.execution_plan import EXECUTION_ENDS
 from resolvers.lifecycle import lifecycle_definition
 from resolvers.pages import Listing, Ordering
@@ -90,22 +90,27 @@ async def _ensure_snapshot(session: AsyncSession, workflow: Workflow) -> None:
 
 
 async def seed_template(rt: Runtime) -> None:
-    """Store the built-in lifecycle template once, with its first version."""
+    """Store the built-in lifecycle template, with its first version; when the built-in definition has
+    changed since (a newer server), the template takes it as its next version, leaving earlier ones intact."""
     async with writing(rt) as session:
-        if await session.get(Workflow, TEMPLATE_ID) is not None:
-            return
-        template = Workflow(
-            id=TEMPLATE_ID,
-            name="Three-phase lifecycle",
-            description="Rapid prototyping, automated QA and continuous optimization (built-in)",
-            definition=lifecycle_definition(),
-            status="published",
-            version=1,
-            is_template=True,
-        )
-        session.add(template)
-        await session.flush()
-        session.add(_snapshot(template))
+        template = await session.get(Workflow, TEMPLATE_ID)
+        if template is None:
+            template = Workflow(
+                id=TEMPLATE_ID,
+                name="Three-phase lifecycle",
+                description="Rapid prototyping, automated QA and continuous optimization (built-in)",
+                definition=lifecycle_definition(),
+                status="published",
+                version=1,
+                is_template=True,
+            )
+            session.add(template)
+            await session.flush()
+            session.add(_snapshot(template))
+        elif template.definition != lifecycle_definition():
+            template.definition = lifecycle_definition()
+            template.change_description = "The built-in lifecycle of this server version"
+            await _ensure_snapshot(session, template)
 
 
 async def list_workflows(rt: Runtime, caller: Caller, status: object = None) -> Sequence[Workflow]:
@@ -121,6 +126,13 @@ async def get_workflow(rt: Runtime, caller: Caller, workflow_id: str) -> Workflo
         return await visible_workflow(session, caller, workflow_id)
 
 
+def _required_definition(definition: object) -> object:
+    """A new workflow must say what it is: a definition not sent at all is refused; null stands for `{}`."""
+    if definition is UNSET:
+        raise missing("definition")
+    return {} if definition is None else definition
+
+
 async def create_workflow(
     rt: Runtime,
     caller: Caller,
@@ -132,7 +144,7 @@ async def create_workflow(
     workflow = Workflow(
         name=required_text("name", name),
         description=optional_text("description", description, 4096),
-        definition=validate_definition({} if definition is None or definition is UNSET else definition),
+        definition=validate_definition(_required_definition(definition)),
         status="draft",
         version=1,
         is_template=False,

@@ -1,4 +1,4 @@
-"""The REST compatibility layer: the original orchestrator's operations, mounted under `/api`."""
+"""The REST compatibility layer: the original orchestrator's operations, mounted under `/api` and at `/`."""
 
 from __future__ import annotations
 
@@ -6,16 +6,21 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Mount, Router
 from starlette.types import ASGIApp
 
 from rest_compat import (
     agent_routes,
     auth_routes,
+    batch_routes,
+    companion_routes,
     execution_routes,
     flexy_routes,
     import_routes,
     memory_routes,
     misc_routes,
+    network_routes,
+    openapi,
     progress_socket,
     secret_routes,
     task_context_routes,
@@ -25,13 +30,34 @@ from rest_compat import (
     workflow_routes,
 )
 from rest_compat.body_limit import BodyLimit, rest_limits, rest_too_large
-from rest_compat.http import error_body
+from rest_compat.http import ApiRoute, error_body
+from rest_compat.routing import by_path
 from store.config import Settings
 
 _CODES = {404: "NOT_FOUND", 405: "VALIDATION_ERROR"}
 
+API_ROUTES: list[ApiRoute] = [
+    *auth_routes.routes,
+    *tree_routes.routes,
+    *misc_routes.routes,
+    *flexy_routes.routes,
+    *task_context_routes.routes,
+    *agent_routes.routes,
+    *task_routes.routes,
+    *execution_routes.routes,
+    *workflow_routes.routes,
+    *import_routes.routes,
+    *batch_routes.routes,
+    *memory_routes.routes,
+    *secret_routes.routes,
+    *network_routes.routes,
+    *usage_routes.routes,
+]
+"""Every operation, in matching order: a path is matched before any later, more general one."""
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """404 and 405 in the contract's error body (also for paths no mount matches, e.g. with a newline)."""
     assert isinstance(exc, HTTPException)
     code = _CODES.get(exc.status_code, "VALIDATION_ERROR")
     message = "No such endpoint" if exc.status_code == 404 else f"{request.method} is not allowed here"
@@ -48,26 +74,17 @@ def build_api(settings: Settings) -> ASGIApp:
     """The REST sub-application, its request bodies limited; it reads the runtime from the parent app's state."""
     default = settings.request_body_max_bytes
     larger = {path: default + settings.context_import_max_bytes for path in IMPORTS_BY_CONTENT}
-    return BodyLimit(_routes(), rest_limits(default, larger), rest_too_large)
+    limited = BodyLimit(_routes(), rest_limits(default, larger), rest_too_large)
+    # The companions stream bodies of any size through to the sandbox: they stay outside the limit.
+    return Router(routes=[*companion_routes.routes, Mount("", limited)])
 
 
 def _routes() -> Starlette:
     return Starlette(
         routes=[
-            *auth_routes.routes,
-            *tree_routes.routes,
-            *misc_routes.routes,
-            *flexy_routes.routes,
-            *task_context_routes.routes,
-            *agent_routes.routes,
-            *task_routes.routes,
-            *execution_routes.routes,
-            *workflow_routes.routes,
-            *import_routes.routes,
-            *memory_routes.routes,
-            *secret_routes.routes,
-            *usage_routes.routes,
+            *openapi.routes(route.operation for route in API_ROUTES),
+            *by_path(API_ROUTES),
             progress_socket.route,
         ],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: http_error},
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,13 +94,18 @@ async def read_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
+    return json_object(raw, "Request body")
+
+
+def json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    """`raw` read as a JSON object; 400 saying what `what` is instead."""
     try:
-        body = orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise DomainError("VALIDATION_ERROR", "Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise DomainError("VALIDATION_ERROR", "Request body must be a JSON object")
-    return body
+        raise DomainError("VALIDATION_ERROR", f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise DomainError("VALIDATION_ERROR", f"{what} must be a JSON object")
+    return value
 
 
 def field(body: dict[str, Any], *names: str) -> Maybe[Any]:
@@ -110,14 +116,60 @@ def field(body: dict[str, Any], *names: str) -> Maybe[Any]:
     return UNSET
 
 
-def endpoint(method: str, path: str, status: int = 200, authenticated: bool = True) -> Callable[[Handler], Route]:
-    """Turn `handler(request, caller)` (or `handler(request)` when public) into a route.
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    """What a route takes and answers, declared beside its handler; the OpenAPI document is made of these.
+
+    `body`, `query` and `response` are wire types (`rest_compat/spec`): a TypedDict's keys are the query
+    parameters; `path_types` gives path parameters other than plain strings; `others` documents further
+    success answers (status → type) and `headers` the response headers of the success answer.
+    """
+
+    method: str
+    path: str
+    operation_id: str
+    status: int
+    authenticated: bool
+    handler: Handler
+    body: Any = None
+    query: Any = None
+    response: Any = None
+    path_types: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    others: Mapping[int, Any] = dataclasses.field(default_factory=dict)
+    headers: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class ApiRoute(Route):
+    """A route of one method, with its `Operation`."""
+
+    def __init__(self, operation: Operation, app: Callable[[Request], Awaitable[Response]]) -> None:
+        super().__init__(operation.path, app, methods=[operation.method], name=operation.handler.__name__)
+        self.operation = operation
+
+
+def endpoint(
+    method: str,
+    path: str,
+    status: int = 200,
+    authenticated: bool = True,
+    *,
+    operation: str,
+    body: Any = None,
+    query: Any = None,
+    response: Any = None,
+    path_types: Mapping[str, Any] | None = None,
+    others: Mapping[int, Any] | None = None,
+    headers: Mapping[str, Any] | None = None,
+) -> Callable[[Handler], ApiRoute]:
+    """Turn `handler(request, caller)` (or `handler(request)` when public) into a route named `operation`.
 
     A returned `Response` goes out as is; other values become JSON with `status`,
     and `None` with 204. Domain errors become the contract's error body.
     """
+    if (response is None) != (status == 204):
+        raise ValueError(f"{method} {path}: declare the response type of every answer but 204")
 
-    def wrap(handler: Handler) -> Route:
+    def wrap(handler: Handler) -> ApiRoute:
         async def run(request: Request) -> Response:
             try:
                 if authenticated:
@@ -136,6 +188,20 @@ def endpoint(method: str, path: str, status: int = 200, authenticated: bool = Tr
                 return Response(status_code=204)
             return JSONBody(result, status_code=status)
 
-        return Route(path, run, methods=[method], name=handler.__name__)
+        spec = Operation(
+            method=method,
+            path=path,
+            operation_id=operation,
+            status=status,
+            authenticated=authenticated,
+            handler=handler,
+            body=body,
+            query=query,
+            response=response,
+            path_types=path_types or {},
+            others=others or {},
+            headers=headers or {},
+        )
+        return ApiRoute(spec, run)
 
     return wrap

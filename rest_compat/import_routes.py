@@ -11,10 +11,24 @@ from resolvers.memory_hierarchy import sync_hierarchy
 from resolvers.runtime import Caller
 from rest_compat.http import endpoint, field, read_body, runtime
 from rest_compat.shapes import iso
+from rest_compat.spec import memories as spec
+from rest_compat.spec.memories import (
+    HierarchySync,
+    ImportDocumentContentRequest,
+    ImportDocumentRequest,
+    ImportFolderRequest,
+    ImportResult,
+    ScopeQuery,
+    SyncFileRequest,
+    SyncFolderRequest,
+    SyncResult,
+    SyncStats,
+    TrackedFiles,
+)
 from store.models import TrackedFile
 
 
-def import_json(result: imports.ImportResult) -> dict[str, Any]:
+def import_json(result: imports.ImportResult) -> ImportResult:
     return {
         "files_imported": result.files_imported,
         "memories_created": result.memories_created,
@@ -23,7 +37,7 @@ def import_json(result: imports.ImportResult) -> dict[str, Any]:
     }
 
 
-def sync_json(result: imports.SyncResult) -> dict[str, Any]:
+def sync_json(result: imports.SyncResult) -> SyncResult:
     return {
         "files_synced": result.files_synced,
         "memories_updated": result.memories_updated,
@@ -33,7 +47,7 @@ def sync_json(result: imports.SyncResult) -> dict[str, Any]:
     }
 
 
-def tracked_json(record: TrackedFile) -> dict[str, Any]:
+def tracked_json(record: TrackedFile) -> spec.TrackedFile:
     return {
         "file_path": record.file_path,
         "file_hash": record.file_hash,
@@ -64,14 +78,28 @@ def folder_request(body: dict[str, Any]) -> imports.FolderRequest:
     )
 
 
-@endpoint("POST", "/context/import/document", status=201)
+@endpoint(
+    "POST",
+    "/context/import/document",
+    status=201,
+    operation="ImportDocument",
+    body=ImportDocumentRequest,
+    response=ImportResult,
+)
 async def import_document(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     path = field(body, "file_path", "filePath")
     return import_json(await imports.import_document(runtime(request), caller, path, import_target(body)))
 
 
-@endpoint("POST", "/context/import/document/content", status=201)
+@endpoint(
+    "POST",
+    "/context/import/document/content",
+    status=201,
+    operation="ImportDocumentContent",
+    body=ImportDocumentContentRequest,
+    response=ImportResult,
+)
 async def import_content(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     label = field(body, "file_path", "filePath")
@@ -79,26 +107,33 @@ async def import_content(request: Request, caller: Caller) -> Any:
     return import_json(result)
 
 
-@endpoint("POST", "/context/import/folder", status=201)
+@endpoint(
+    "POST",
+    "/context/import/folder",
+    status=201,
+    operation="ImportFolder",
+    body=ImportFolderRequest,
+    response=ImportResult,
+)
 async def import_folder(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     return import_json(await imports.import_folder(runtime(request), caller, folder_request(body), import_target(body)))
 
 
-@endpoint("POST", "/context/sync/file")
+@endpoint("POST", "/context/sync/file", operation="SyncFile", body=SyncFileRequest, response=SyncResult)
 async def sync_file(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     path = field(body, "file_path", "filePath")
     return sync_json(await imports.sync_file(runtime(request), caller, path, import_target(body)))
 
 
-@endpoint("POST", "/context/sync/folder")
+@endpoint("POST", "/context/sync/folder", operation="SyncFolder", body=SyncFolderRequest, response=SyncResult)
 async def sync_folder(request: Request, caller: Caller) -> Any:
     body = await read_body(request)
     return sync_json(await imports.sync_folder(runtime(request), caller, folder_request(body), import_target(body)))
 
 
-@endpoint("GET", "/context/sync/stats")
+@endpoint("GET", "/context/sync/stats", operation="GetSyncStats", query=ScopeQuery, response=SyncStats)
 async def sync_stats(request: Request, caller: Caller) -> Any:
     query = request.query_params
     stats = await imports.sync_stats(runtime(request), caller, query.get("scope"), query.get("scope_id"))
@@ -109,14 +144,14 @@ async def sync_stats(request: Request, caller: Caller) -> Any:
     }
 
 
-@endpoint("GET", "/context/sync/files")
+@endpoint("GET", "/context/sync/files", operation="GetTrackedFiles", query=ScopeQuery, response=TrackedFiles)
 async def tracked_files(request: Request, caller: Caller) -> Any:
     query = request.query_params
     files = await imports.tracked_files(runtime(request), caller, query.get("scope"), query.get("scope_id"))
     return {"files": [tracked_json(record) for record in files]}
 
 
-@endpoint("POST", "/context/sync/hierarchy")
+@endpoint("POST", "/context/sync/hierarchy", operation="SyncHierarchy", response=HierarchySync)
 async def hierarchy(request: Request, caller: Caller) -> Any:
     result = await sync_hierarchy(runtime(request), caller)
     return {"success": True, "scopes": result.scopes, "memories_updated": result.memories_updated}

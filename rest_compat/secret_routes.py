@@ -11,31 +11,42 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.routing import Route
 
 from resolvers import secrets
 from resolvers.runtime import Caller
-from rest_compat.http import JSONBody, endpoint, path_id, read_body, runtime
+from rest_compat.http import ApiRoute, JSONBody, endpoint, path_id, read_body, runtime
 from rest_compat.shapes import iso
+from rest_compat.spec.secrets import SecretName, SecretResponse, SetSecretRequest
 
 
-def secret_json(info: secrets.SecretInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "scope": info.scope,
-        "scopeId": info.scope_id,
-        "createdAt": iso(info.created_at),
-        "updatedAt": iso(info.updated_at),
-    }
+def secret_json(info: secrets.SecretInfo) -> SecretResponse:
+    return SecretResponse(
+        name=info.name,
+        scope="organization" if info.scope == "organization" else "project",
+        scopeId=info.scope_id,
+        createdAt=iso(info.created_at),
+        updatedAt=iso(info.updated_at),
+    )
 
 
-def _routes(scope: str, prefix: str) -> list[Route]:
-    @endpoint("GET", f"{prefix}/{{id}}/secrets")
+def _routes(scope: str, prefix: str) -> list[ApiRoute]:
+    owner = scope.capitalize()
+    named = {"name": SecretName}
+
+    @endpoint("GET", f"{prefix}/{{id}}/secrets", operation=f"List{owner}Secrets", response=list[SecretResponse])
     async def list_secrets(request: Request, caller: Caller) -> Any:
         found = await secrets.list_secrets(runtime(request), caller, scope, path_id(request))
         return [secret_json(info) for info in found]
 
-    @endpoint("PUT", f"{prefix}/{{id}}/secrets/{{name}}")
+    @endpoint(
+        "PUT",
+        f"{prefix}/{{id}}/secrets/{{name}}",
+        operation=f"Set{owner}Secret",
+        body=SetSecretRequest,
+        response=SecretResponse,
+        path_types=named,
+        others={201: SecretResponse},
+    )
     async def set_secret(request: Request, caller: Caller) -> Any:
         body = await read_body(request)
         info, created = await secrets.set_secret(
@@ -43,7 +54,9 @@ def _routes(scope: str, prefix: str) -> list[Route]:
         )
         return JSONBody(secret_json(info), status_code=201 if created else 200)
 
-    @endpoint("DELETE", f"{prefix}/{{id}}/secrets/{{name}}")
+    @endpoint(
+        "DELETE", f"{prefix}/{{id}}/secrets/{{name}}", status=204, operation=f"Delete{owner}Secret", path_types=named
+    )
     async def delete_secret(request: Request, caller: Caller) -> None:
         await secrets.delete_secret(runtime(request), caller, scope, path_id(request), path_id(request, "name"))
 

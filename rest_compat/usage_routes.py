@@ -12,16 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.routing import Route
 
 from resolvers import budgets, usage
 from resolvers.runtime import Caller
 from rest_compat.agent_shapes import budget_view_json, report_json
-from rest_compat.http import JSONBody, endpoint, field, path_id, read_body, runtime
+from rest_compat.http import ApiRoute, JSONBody, endpoint, field, path_id, read_body, runtime
+from rest_compat.spec.agents import Budget, BudgetPeriod, SetBudgetRequest, UsageQuery, UsageReport
 
 
-def _routes(scope: str, prefix: str) -> list[Route]:
-    @endpoint("GET", f"{prefix}/{{id}}/usage")
+def _routes(scope: str, prefix: str) -> list[ApiRoute]:
+    owner = scope.capitalize()
+    period = {"period": BudgetPeriod}
+
+    @endpoint("GET", f"{prefix}/{{id}}/usage", operation=f"Get{owner}Usage", query=UsageQuery, response=UsageReport)
     async def get_usage(request: Request, caller: Caller) -> Any:
         query = request.query_params
         report = await usage.usage_report(
@@ -29,12 +32,20 @@ def _routes(scope: str, prefix: str) -> list[Route]:
         )
         return report_json(report)
 
-    @endpoint("GET", f"{prefix}/{{id}}/budgets")
+    @endpoint("GET", f"{prefix}/{{id}}/budgets", operation=f"List{owner}Budgets", response=list[Budget])
     async def list_budgets(request: Request, caller: Caller) -> Any:
         found = await budgets.list_budgets(runtime(request), caller, scope, path_id(request))
         return [budget_view_json(view) for view in found]
 
-    @endpoint("PUT", f"{prefix}/{{id}}/budgets/{{period}}")
+    @endpoint(
+        "PUT",
+        f"{prefix}/{{id}}/budgets/{{period}}",
+        operation=f"Set{owner}Budget",
+        body=SetBudgetRequest,
+        response=Budget,
+        path_types=period,
+        others={201: Budget},
+    )
     async def set_budget(request: Request, caller: Caller) -> Any:
         body = await read_body(request)
         view, created = await budgets.set_budget(
@@ -48,12 +59,16 @@ def _routes(scope: str, prefix: str) -> list[Route]:
         )
         return JSONBody(budget_view_json(view), status_code=201 if created else 200)
 
-    @endpoint("DELETE", f"{prefix}/{{id}}/budgets/{{period}}")
+    @endpoint(
+        "DELETE",
+        f"{prefix}/{{id}}/budgets/{{period}}",
+        status=204,
+        operation=f"Delete{owner}Budget",
+        path_types=period,
+    )
     async def delete_budget(request: Request, caller: Caller) -> None:
         await budgets.delete_budget(runtime(request), caller, scope, path_id(request), path_id(request, "period"))
 
-    for route in (get_usage, list_budgets, set_budget, delete_budget):
-        route.name = f"{scope}_{route.name}"
     return [get_usage, list_budgets, set_budget, delete_budget]
 
 

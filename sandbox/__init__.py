@@ -24,9 +24,9 @@ async def open_backend(kind: str = "auto", **options: Any) -> SandboxBackend:
     ping, else local).
 
     `options` holds the constructor arguments of either backend, e.g. `url=`, `memory_bytes=`, `network=`
-    for Docker and `state_dir=` (required whenever local may be chosen) for local; each backend receives
-    only its own. An explicit "docker" is not pinged: the service can start while the engine is down,
-    and each call then raises SandboxUnavailable.
+    for Docker, `state_dir=` (required whenever local may be chosen) for local, and `egress=`, `user_id=`,
+    `hidden_paths=` for both; each backend receives only its own. An explicit "docker" is not pinged: the
+    service can start while the engine is down, and each call then raises SandboxUnavailable.
     """
     from sandbox.docker import DockerBackend
     from sandbox.local import LocalBackend

@@ -7,8 +7,10 @@ about users, projects or the database; callers pass a complete `SandboxSpec`.
 
 from __future__ import annotations
 
+import os
+import socket
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +38,10 @@ class ImageNotFound(SandboxError):
     pass
 
 
+class NotOffered(SandboxError):
+    """This backend does not offer what was asked (a sandbox network address, or a terminal of its own)."""
+
+
 @dataclass(frozen=True)
 class PortMapping:
     host_port: int
@@ -47,6 +53,33 @@ class PortMapping:
 class FolderMapping:
     host_path: str
     container_path: str
+
+
+NETWORK_MODES = ("none", "egress", "open")
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """What a sandbox may reach: nothing (`none`), only the allow-listed hosts through the service's egress
+    proxy (`egress`), or whatever the host network reaches (`open`)."""
+
+    mode: str = "none"
+    allowed_hosts: tuple[str, ...] = ()
+    """Entries `name`, `name:port`, `*.domain` or `*.domain:port` (an IPv4 literal as a name); `egress` only."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in NETWORK_MODES:
+            raise ValueError(f"network mode must be one of {', '.join(NETWORK_MODES)}, not {self.mode!r}")
+
+    def as_record(self) -> dict[str, object]:
+        return {"mode": self.mode, "allowedHosts": list(self.allowed_hosts)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, object] | None) -> NetworkPolicy:
+        if not record:
+            return cls()
+        hosts = record.get("allowedHosts") or []
+        return cls(str(record.get("mode") or "none"), tuple(str(host) for host in hosts))  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -65,6 +98,29 @@ class SandboxSpec:
     port_mappings: Sequence[PortMapping] = ()
     docker_socket: bool = False
     """Mount the engine's socket inside (docker-out-of-docker); only when the project asks."""
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+
+
+def check_network(spec: SandboxSpec, egress: object | None) -> None:
+    """What no backend can do: published ports without a network, or `egress` without the proxy."""
+    if spec.port_mappings and spec.network.mode != "open":
+        raise SandboxError(f"port mappings need the open network mode (this sandbox's is {spec.network.mode})")
+    if spec.network.mode == "egress" and egress is None:
+        raise SandboxError("the egress network mode needs the egress proxy, which this backend was not given")
+
+
+def covers(outer: str, inner: str) -> bool:
+    """Whether path `inner` is `outer` or lies inside it (both absolute and normalized)."""
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+def refuse_hidden_mappings(spec: SandboxSpec, hidden: Sequence[str]) -> None:
+    """A folder mapping that contains a hidden path, or lies inside one, would show it: refuse it."""
+    for mapping in spec.folder_mappings:
+        resolved = os.path.realpath(mapping.host_path)
+        for secret in hidden:
+            if covers(secret, resolved) or covers(resolved, secret):
+                raise SandboxError(f"folder mapping {mapping.host_path} would expose {secret}, which stays hidden")
 
 
 @dataclass(frozen=True)
@@ -81,6 +137,17 @@ class SandboxInfo:
     ip: str | None = None
     isolation: str = "docker"
     """How commands are confined: "docker", "bubblewrap" or "none"."""
+
+
+@dataclass(frozen=True)
+class ServiceAddress:
+    """Where this host reaches one port of a sandbox. `connect`, when set, is the only way there: it opens a
+    connection (a connected, non-blocking socket) to the port, for a sandbox with no address reachable from
+    here; `host` and `port` are then what the sandbox's own service sees itself as (127.0.0.1 and the port)."""
+
+    host: str
+    port: int
+    connect: Callable[[], Awaitable[socket.socket]] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +177,30 @@ class RunningCommand(ABC):
     def timed_out(self) -> bool: ...
 
 
+class Terminal(ABC):
+    """An interactive shell on a pseudo-terminal in a sandbox. `close()` ends it (and everything it started)."""
+
+    @abstractmethod
+    async def read(self) -> bytes:
+        """The next output as soon as there is some; b"" once the shell has ended."""
+
+    @abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Type `data` (keys, pasted text) into the terminal."""
+
+    @abstractmethod
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Kill the shell and its children, and release the terminal."""
+
+
 class SandboxBackend(ABC):
     name: str
+    has_network: bool = False
+    """True when each sandbox has a network address of its own, where `service_address` finds its ports
+    (Docker); False when sandboxes share this host's network (local), which has `open_terminal` instead."""
 
     @abstractmethod
     async def ping(self) -> None:
@@ -162,6 +251,14 @@ class SandboxBackend(ABC):
         timeout: float | None = None,
     ) -> RunningCommand:
         """Start `argv` (no shell) in the sandbox's working directory; the sandbox must be running."""
+
+    async def service_address(self, sandbox_id: str, port: int) -> ServiceAddress:
+        """Where this host reaches `port` of a running sandbox."""
+        raise NotOffered(f"the {self.name} backend gives sandboxes no network address of their own")
+
+    async def open_terminal(self, sandbox_id: str, cols: int, rows: int) -> Terminal:
+        """An interactive shell in the sandbox's working directory, under the same confinement as `run()`."""
+        raise NotOffered(f"the {self.name} backend has no terminals of its own: its sandboxes serve their own")
 
     @abstractmethod
     async def close(self) -> None: ...

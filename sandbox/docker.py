@@ -14,12 +14,23 @@ Choices worth knowing (the why is in the docstrings below):
   Images therefore need `/bin/sh`, `tr`, `grep` and `kill` (every usual base image has them).
 * Capabilities. All dropped; `cap_add` adds some back for images whose init needs them (an init that
   switches to an unprivileged user needs SETUID, SETGID and usually CHOWN, DAC_OVERRIDE, FOWNER).
+* Who and where. Commands run as USER_ID:GROUP_ID (1000:1000 unless set), who is made the owner of the
+  project folder when the sandbox is created; the root filesystem is read-only, with tmpfs on /tmp and
+  the home folder; json-file logs rotate; nofile and nproc are bounded; `host.docker.internal` resolves
+  to the engine's host gateway.
+* Network, by the sandbox's policy. `none`: no network at all (loopback only). `egress`: no network
+  either, and the service plants its egress proxy's listener on the container's loopback (see
+  `sandbox.netns`; needs this service on the engine's host, as root) after every start, and again
+  before a command when it is missing (after this service restarted). `open`: a bridge network of the
+  sandbox's own (created and removed with it), or the `network` given to the backend.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import os
 import posixpath
 import re
@@ -28,6 +39,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiodocker
 import aiohttp
@@ -41,6 +53,8 @@ from sandbox.base import (
     PROJECT_LABEL,
     SANDBOX_LABEL,
     ImageNotFound,
+    NetworkPolicy,
+    NotOffered,
     PortMapping,
     RunningCommand,
     SandboxBackend,
@@ -49,12 +63,24 @@ from sandbox.base import (
     SandboxNotFound,
     SandboxSpec,
     SandboxUnavailable,
+    ServiceAddress,
+    check_network,
+    refuse_hidden_mappings,
 )
+from sandbox.egress import EgressProxy
+from sandbox.netns import connect_in, listen_in
+from sandbox.proxy_env import proxy_environment
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 GIB = 1024**3
 CONTAINER_SOCKET = "/var/run/docker.sock"
 EXEC_MARKER = "ORCHESTRATOR_EXEC_ID"
+NETWORK_LABEL = "orchestrator.network"
+"""The sandbox's network policy as JSON, so that it survives a restart of this service."""
+OWN_NETWORK_LABEL = "orchestrator.own-network"
+"""Names the bridge network created for an `open` sandbox, removed with it."""
+HOST_GATEWAY = "host.docker.internal:host-gateway"
+HOME = "/home/sandbox"
 
 KEEPALIVE = "trap exit TERM; while :; do sleep 3600 & wait; done"
 """PID 1 when the image has no init of its own: sleeps in the background so `wait` returns on SIGTERM."""
@@ -126,6 +152,17 @@ def _ip(settings: dict[str, Any]) -> str | None:
     return None
 
 
+def _local_pid(data: dict[str, Any]) -> int | None:
+    """The container's main process as this machine sees it, or None: the engine's pid names it only when this
+    service shares the engine's pid namespace, so the process's cgroup must name the container too."""
+    pid = int((data.get("State") or {}).get("Pid") or 0)
+    try:
+        cgroups = Path(f"/proc/{pid}/cgroup").read_text() if pid else ""
+    except OSError:
+        return None
+    return pid if data["Id"] in cgroups else None
+
+
 def _info(data: dict[str, Any]) -> SandboxInfo:
     config = data.get("Config") or {}
     labels = config.get("Labels") or {}
@@ -186,6 +223,7 @@ class DockerBackend(SandboxBackend):
     """Sandboxes as containers on one Docker engine, reached with aiodocker (never blocking the loop)."""
 
     name = "docker"
+    has_network = True
 
     def __init__(
         self,
@@ -201,13 +239,27 @@ class DockerBackend(SandboxBackend):
         socket_path: str | None = None,
         kill_grace: float = 0.5,
         connect_timeout: float = 5.0,
+        egress: EgressProxy | None = None,
+        user_id: int = 1000,
+        group_id: int = 1000,
+        log_max_size: str = "10m",
+        log_max_file: int = 3,
+        nofile: int = 8192,
+        nproc: int = 4096,
+        tmpfs_size: str = "512m",
+        hidden_paths: Sequence[str | Path] = (),
     ) -> None:
         """`url`: the engine (default $DOCKER_HOST, else the local socket). `network`: a Docker network
         name for the containers (None: the engine's default bridge; "host" is refused). `init`: "auto",
         "keepalive" or "image" (see `uses_own_init`). `publish_host_ip`: where published ports listen
         ("" = all interfaces, as `docker run -p`). `socket_path`: the engine's socket on the engine's
         host, bound into sandboxes that ask for docker-out-of-docker (default: the path in a unix:// url,
-        else /var/run/docker.sock)."""
+        else /var/run/docker.sock). `network` is for `open` sandboxes only; the other modes have none.
+        `egress`: the proxy for `egress` sandboxes (without one that mode is refused). `user_id`/`group_id`:
+        who commands run as. `log_max_size`/`log_max_file`: json-file rotation. `nofile`/`nproc`: ulimits
+        (nproc counts every process of that uid on the engine's host, so it is a ceiling, not a share).
+        `tmpfs_size`: the size of /tmp and of the home folder each. `hidden_paths`: host paths no folder
+        mapping may contain or lie inside (DATA_DIR, BASE_ROOT, this service's files)."""
         if network == "host":
             raise ValueError("sandboxes never use the host network")
         if init not in INIT_MODES:
@@ -223,6 +275,14 @@ class DockerBackend(SandboxBackend):
         self.socket_path = socket_path or (self.url.removeprefix("unix://") if self.url.startswith("unix://") else None)
         self.kill_grace = kill_grace
         self.connect_timeout = connect_timeout
+        self.egress = egress
+        self.user_id, self.group_id = user_id, group_id
+        self.log_max_size, self.log_max_file = log_max_size, log_max_file
+        self.nofile, self.nproc = nofile, nproc
+        self.tmpfs_size = tmpfs_size
+        self.hidden_paths = tuple(os.path.realpath(path) for path in hidden_paths)
+        self._proxies: dict[str, tuple[int, asyncio.Server]] = {}
+        """Container id → (the pid whose namespace the listener is in, the proxy serving it)."""
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
         self._docker: aiodocker.Docker | None = None
 
@@ -338,7 +398,13 @@ class DockerBackend(SandboxBackend):
                     "enable docker-out-of-docker instead"
                 )
 
-    def _config(self, spec: SandboxSpec, entrypoint: list[str] | None) -> dict[str, Any]:
+    def _tmpfs(self) -> dict[str, str]:
+        common = f"rw,nosuid,nodev,size={self.tmpfs_size}"
+        return {"/tmp": common, HOME: f"{common},uid={self.user_id},gid={self.group_id},mode=0700"}
+
+    def _config(
+        self, spec: SandboxSpec, entrypoint: list[str] | None, network: str, own_network: bool
+    ) -> dict[str, Any]:
         ports = {f"{port.container_port}/{port.protocol}": port for port in spec.port_mappings}
         host_config: dict[str, Any] = {
             "Binds": self._binds(spec),
@@ -354,13 +420,32 @@ class DockerBackend(SandboxBackend):
             "NanoCpus": self.nano_cpus,
             "PidsLimit": self.pids_limit,
             "RestartPolicy": {"Name": "no"},
+            "ReadonlyRootfs": True,
+            "Tmpfs": self._tmpfs(),
+            "LogConfig": {
+                "Type": "json-file",
+                "Config": {"max-size": self.log_max_size, "max-file": str(self.log_max_file)},
+            },
+            "Ulimits": [
+                {"Name": "nofile", "Soft": self.nofile, "Hard": self.nofile},
+                {"Name": "nproc", "Soft": self.nproc, "Hard": self.nproc},
+            ],
+            "ExtraHosts": [HOST_GATEWAY],
+            "NetworkMode": network,
         }
-        if self.network:
-            host_config["NetworkMode"] = self.network
+        env = {"HOME": HOME, **(proxy_environment() if spec.network.mode == "egress" else {}), **spec.env}
+        labels = {
+            SANDBOX_LABEL: "true",
+            PROJECT_LABEL: spec.project_id,
+            NETWORK_LABEL: json.dumps(spec.network.as_record()),
+        }
+        if own_network:
+            labels[OWN_NETWORK_LABEL] = network
         config: dict[str, Any] = {
             "Image": spec.image,
-            "Env": [f"{key}={value}" for key, value in spec.env.items()],
-            "Labels": {SANDBOX_LABEL: "true", PROJECT_LABEL: spec.project_id},
+            "User": f"{self.user_id}:{self.group_id}",
+            "Env": [f"{key}={value}" for key, value in env.items()],
+            "Labels": labels,
             "WorkingDir": spec.container_workdir,
             "ExposedPorts": {key: {} for key in ports},
             "HostConfig": host_config,
@@ -374,37 +459,98 @@ class DockerBackend(SandboxBackend):
         if not posixpath.isabs(spec.container_workdir):
             raise SandboxError(f"the working directory must be an absolute path, not {spec.container_workdir!r}")
         _check_image(spec.image)
-        config = self._config(spec, await self._entrypoint(spec.image))
+        check_network(spec, self.egress)
+        refuse_hidden_mappings(spec, self.hidden_paths)
+        entrypoint = await self._entrypoint(spec.image)
+        await asyncio.to_thread(_give_folder, spec.project_dir, self.user_id, self.group_id)
+        network, own_network = await self._network_for(spec)
+        config = self._config(spec, entrypoint, network, own_network)
         action = f"create sandbox {spec.name}"
-        async with self._errors(action, lambda message: _missing_for_create(spec.image, action, message)):
-            container = await self._client().containers.create(config, name=spec.name)
+        try:
+            async with self._errors(action, lambda message: _missing_for_create(spec.image, action, message)):
+                container = await self._client().containers.create(config, name=spec.name)
+        except SandboxError:
+            if own_network:
+                await self._remove_network(network)
+            raise
         return await self.inspect(container.id)
+
+    async def _network_for(self, spec: SandboxSpec) -> tuple[str, bool]:
+        """The NetworkMode of a new sandbox, and whether it is a network made for it alone."""
+        if spec.network.mode != "open":
+            return "none", False
+        if self.network:
+            return self.network, False
+        name = f"{spec.name}-net"
+        labels = {SANDBOX_LABEL: "true", PROJECT_LABEL: spec.project_id}
+        async with self._errors(f"create network {name}"):
+            await self._client().networks.create({"Name": name, "Driver": "bridge", "Labels": labels})
+        return name, True
+
+    async def _remove_network(self, name: str) -> None:
+        with contextlib.suppress(SandboxError):
+            async with self._errors(f"remove network {name}"):
+                await (await self._client().networks.get(name)).delete()
+
+    # -- the egress proxy -----------------------------------------------------------------------
+
+    async def _ensure_proxy(self, data: dict[str, Any]) -> None:
+        """Plant the proxy in a running `egress` sandbox whose current namespace has none yet."""
+        labels = (data.get("Config") or {}).get("Labels") or {}
+        policy = NetworkPolicy.from_record(json.loads(labels.get(NETWORK_LABEL) or "{}"))
+        pid = int((data.get("State") or {}).get("Pid") or 0)
+        if policy.mode != "egress" or not pid:
+            return
+        current = self._proxies.get(data["Id"])
+        if current is not None and current[0] == pid:
+            return
+        self._drop_proxy(data["Id"])
+        assert self.egress is not None, "create() refuses egress sandboxes without a proxy"
+        server = await self.egress.serve(await listen_in(pid), policy)
+        self._proxies[data["Id"]] = (pid, server)
+
+    def _drop_proxy(self, container_id: str) -> None:
+        current = self._proxies.pop(container_id, None)
+        if current is not None:
+            current[1].close()
 
     async def start(self, sandbox_id: str) -> SandboxInfo:
         container = await self._container(sandbox_id)
         async with self._errors(f"start sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
             await container.start()
-        return await self.inspect(sandbox_id)
+        return await self._running_info(sandbox_id)
+
+    async def _running_info(self, sandbox_id: str) -> SandboxInfo:
+        data = await self._inspect_raw(sandbox_id)
+        await self._ensure_proxy(data)
+        return _info(data)
 
     async def stop(self, sandbox_id: str, timeout: float = 10) -> SandboxInfo:
         container = await self._container(sandbox_id)
         async with self._errors(f"stop sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
             await container.stop(t=max(0, round(timeout)))
+        self._drop_proxy(container.id)
         return await self.inspect(sandbox_id)
 
     async def restart(self, sandbox_id: str) -> SandboxInfo:
         container = await self._container(sandbox_id)
         async with self._errors(f"restart sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
             await container.restart(t=10)
-        return await self.inspect(sandbox_id)
+        return await self._running_info(sandbox_id)
 
     async def delete(self, sandbox_id: str) -> None:
-        """Stop gracefully, then remove the container and its anonymous volumes (never bind sources)."""
-        container = await self._container(sandbox_id)
+        """Stop gracefully, then remove the container and its anonymous volumes (never bind sources), and the
+        network made for it."""
+        data = await self._inspect_raw(sandbox_id)
+        container = self._client().containers.container(data["Id"])
         async with self._errors(f"delete sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
             with contextlib.suppress(DockerError):
                 await container.stop(t=10)
             await container.delete(force=True, v=True)
+        self._drop_proxy(data["Id"])
+        own_network = ((data.get("Config") or {}).get("Labels") or {}).get(OWN_NETWORK_LABEL)
+        if own_network:
+            await self._remove_network(own_network)
 
     async def inspect(self, sandbox_id: str) -> SandboxInfo:
         return _info(await self._inspect_raw(sandbox_id))
@@ -421,6 +567,35 @@ class DockerBackend(SandboxBackend):
         except SandboxNotFound:  # removed between the listing and now
             return None
 
+    async def service_address(self, sandbox_id: str, port: int) -> ServiceAddress:
+        """The container's own address on its network; else, when `port` is published, the engine's host; else,
+        for a container with no network (the `none` and `egress` modes) on this machine's engine, a connection
+        made inside its network namespace to its loopback.
+
+        Nothing but the sandbox's own ports can come out: the host is the container's IP (or, for a published
+        port, the engine's host at the port Docker published for this container's `port`, or the container's
+        own loopback).
+        """
+        data = await self._inspect_raw(sandbox_id)
+        info = _info(data)
+        if info.status != "running":
+            raise SandboxError(f"sandbox {sandbox_id} is not running (it is {info.status})")
+        if info.ip:
+            return ServiceAddress(info.ip, port)
+        for mapping in info.ports:
+            if mapping.container_port == port and mapping.protocol == "tcp":
+                return ServiceAddress(self._engine_host(), mapping.host_port)
+        pid = await asyncio.to_thread(_local_pid, data)
+        if pid is not None and not self.url.startswith(("tcp://", "http://", "https://")):
+            return ServiceAddress("127.0.0.1", port, connect=functools.partial(connect_in, pid, port))
+        raise NotOffered(f"sandbox {sandbox_id} has no network address, and its port {port} is not published")
+
+    def _engine_host(self) -> str:
+        """Where published ports listen, seen from here: the engine's host (this one for a local socket)."""
+        if self.url.startswith(("tcp://", "http://", "https://")):
+            return urlsplit(self.url).hostname or "127.0.0.1"
+        return "127.0.0.1" if self.publish_host_ip in ("", "0.0.0.0", "::") else self.publish_host_ip
+
     # -- commands -------------------------------------------------------------------------------
 
     async def run(
@@ -432,7 +607,9 @@ class DockerBackend(SandboxBackend):
     ) -> RunningCommand:
         if not argv:
             raise SandboxError("nothing to run: the command is empty")
-        container = await self._container(sandbox_id)
+        data = await self._inspect_raw(sandbox_id)
+        await self._ensure_proxy(data)
+        container = self._client().containers.container(data["Id"])
         marker = uuid.uuid4().hex
         environment = {**(env or {}), EXEC_MARKER: marker}
         async with self._errors(f"run in sandbox {sandbox_id}", self._sandbox_missing(sandbox_id)):
@@ -487,6 +664,20 @@ class DockerBackend(SandboxBackend):
         return signal
 
     async def close(self) -> None:
+        for container_id in list(self._proxies):
+            self._drop_proxy(container_id)
         if self._docker is not None:
             await self._docker.close()
             self._docker = None
+
+
+def _give_folder(folder: Path, user_id: int, group_id: int) -> None:
+    """Make the sandbox's user the owner of the project folder and what is in it (symlinks themselves, never
+    their targets; relative to each folder's descriptor, so no path a task swapped for a link is followed).
+    Only root can; otherwise the folder stays this service's."""
+    if os.geteuid() != 0:
+        return
+    os.chown(folder, user_id, group_id, follow_symlinks=False)
+    for _, folders, files, descriptor in os.fwalk(folder):
+        for name in [*folders, *files]:
+            os.chown(name, user_id, group_id, dir_fd=descriptor, follow_symlinks=False)

@@ -1,20 +1,26 @@
 """The local backend, for machines without Docker: a sandbox is a small JSON record naming the project folder.
 
-Commands run as child processes of this service in the project folder, under bubblewrap when `bwrap`
-works here (the whole filesystem read-only except the project folder and the folder mappings, a private
-/tmp, /proc and /dev, its own pid namespace, killed with its parent), else as plain processes
-(`SandboxInfo.isolation` says which: "bubblewrap" or "none"). Either way a command gets a session and
-process group of its own, without a controlling terminal, and a kill signals that whole group.
+Commands run as child processes of this service, under bubblewrap when `bwrap` works here (see
+`sandbox.bwrap` for what a sandbox sees and may do: its own user namespace with a non-root uid and no
+capabilities, a seccomp filter, only the system trees, the project folder and its mappings, and a network
+namespace of its own unless the project's network mode is `open`), else as plain processes
+(`SandboxInfo.isolation` says which: "bubblewrap" or "none"; "none" confines nothing, network included).
+Either way a command gets a session and process group of its own, without a controlling terminal, and a
+kill signals that whole group.
 
 What differs from Docker, by necessity:
 * Images: there are none. Every image name "exists", pulling is a no-op and the list is empty, so the
   callers' pull → create → start sequence works unchanged; the record keeps the name for display.
 * The working directory is the project folder's own path (there is no container path to map it to);
   folder mappings are made writable at their host paths; ports are recorded but nothing is published
-  (processes share the host's network and bind ports themselves).
-* The environment is a minimal one (PATH, HOME, locale, …) plus the sandbox's and the command's, never
-  this service's own variables (which hold its secrets).
+  (in the `open` mode processes share the host's network and bind ports themselves).
+* The environment is a minimal one (PATH, locale, a private HOME, the proxy in `egress`) plus the
+  sandbox's and the command's, never this service's own variables (which hold its secrets).
 * "running" means "accepts commands"; stop and delete kill the commands that are still running.
+* The network policy is fixed when the sandbox is created; each command gets a fresh namespace (and, in
+  `egress`, a proxy listener of its own that closes when the command ends).
+* There is no web terminal inside a sandbox to reach: `open_terminal` gives an interactive shell on a
+  pseudo-terminal of this host instead, confined as commands are (the same namespaces and network policy).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import re
 import shutil
 import signal
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +42,7 @@ from typing import Any
 
 from sandbox._command import Emit, StreamedCommand, failed_command
 from sandbox.base import (
+    NetworkPolicy,
     PortMapping,
     RunningCommand,
     SandboxBackend,
@@ -43,14 +50,45 @@ from sandbox.base import (
     SandboxInfo,
     SandboxNotFound,
     SandboxSpec,
+    Terminal,
+    check_network,
+    refuse_hidden_mappings,
 )
+from sandbox.bwrap import SANDBOX_HOME, Confinement, bwrap_argv, etc_masks
+from sandbox.egress import EgressProxy
+from sandbox.netns import listen_in
+from sandbox.proxy_env import proxy_environment
+from sandbox.seccomp import filter_fd
+from sandbox.terminal import PtyTerminal, controlling_terminal_argv, open_pty
 
 log = logging.getLogger(__name__)
 
-INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TERM")
+INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TERM")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
+WARDEN = """
+exec 3<&0
+read -r gate <&3 && [ "$gate" = go ] || exit 125
+if [ "$1" = terminal ]; then exec 4<&1; else exec 4</dev/null; fi
+shift
+"$@" <&4 3<&- 4<&- &
+command=$!
+{ while read -r _ <&3; do :; done; kill -KILL -1; } 2>/dev/null &
+watcher=$!
+exec 3<&- 4<&-
+wait "$command"; status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+"""
+"""Runs a confined command once this service says "go" on the gate pipe that is its standard input (after
+planting the egress proxy), then watches that pipe: should the service die, it ends and every process of the
+sandbox is killed (`kill -1` inside the sandbox's own pid namespace). bwrap's --die-with-parent alone was seen to
+leave a sandbox's pid 1, and so its command, running after the service was killed outright. Its first argument
+says what the command reads: `terminal`, the terminal on its standard output; else /dev/null. (The gate comes on
+standard input because dash, Debian's /bin/sh, cannot name a descriptor above 9; an explicit `<&4` because an
+asynchronous command's input is otherwise /dev/null.)"""
+WARDEN_ARGV = ("/bin/sh", "-c", WARDEN, "warden")
 
 
 @dataclass
@@ -67,6 +105,11 @@ class _Record:
     env: dict[str, str] = field(default_factory=dict)
     folders: list[str] = field(default_factory=list)
     ports: list[list[Any]] = field(default_factory=list)
+    network: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> NetworkPolicy:
+        return NetworkPolicy.from_record(self.network)
 
     @classmethod
     def load(cls, path: Path) -> _Record:
@@ -94,31 +137,6 @@ class _Record:
         )
 
 
-def bwrap_argv(project_dir: str, writable: Sequence[str], argv: Sequence[str]) -> list[str]:
-    """bubblewrap around `argv`: / read-only, the project and mapped folders writable at their own paths.
-
-    The tmpfs on /tmp comes before the binds so that a project folder under /tmp stays visible.
-    No `--new-session`: the process is already started in a session of its own without a controlling
-    terminal (what that option guards against), and bwrap's extra session would take the command out of
-    the process group that `kill()` signals: a kill racing bwrap's start-up could then miss it.
-    """
-    binds = [arg for path in (project_dir, *writable) for arg in ("--bind", path, path)]
-    return [
-        "bwrap",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        *binds,
-        "--chdir", project_dir,
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--die-with-parent",
-        "--",
-        *argv,
-    ]  # fmt: skip
-
-
 def _resolve(program: str, cwd: str, path: str) -> str | None:
     """Where `program` is, looked up as the sandboxed process would (relative names from the project folder)."""
     if "/" in program:
@@ -132,15 +150,32 @@ class LocalBackend(SandboxBackend):
 
     name = "local"
 
-    def __init__(self, state_dir: str | Path, *, use_bwrap: bool | None = None, kill_grace: float = 0.5) -> None:
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        use_bwrap: bool | None = None,
+        kill_grace: float = 0.5,
+        egress: EgressProxy | None = None,
+        user_id: int = 1000,
+        group_id: int = 1000,
+        hidden_paths: Sequence[str | Path] = (),
+    ) -> None:
         """`use_bwrap`: None uses bubblewrap when it is installed and works here; False never does;
-        True requires it (SandboxError from `run()` when it is missing)."""
+        True requires it (SandboxError from `run()` when it is missing). `egress`: the proxy that carries
+        `egress`-mode sandboxes out (without one that mode is refused). `user_id`/`group_id`: who commands
+        are inside their namespace. `hidden_paths`: host paths a sandbox must never see or map (the state
+        folder is always one)."""
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.use_bwrap = use_bwrap
         self.kill_grace = kill_grace
+        self.egress = egress
+        hidden = {os.path.realpath(path) for path in (*hidden_paths, self.state_dir)}
+        self.confinement = Confinement(user_id, group_id, tuple(sorted(hidden)))
         self._isolation: str | None = None
         self._running: dict[str, set[StreamedCommand]] = {}
+        self._terminals: dict[str, set[PtyTerminal]] = {}
 
     # -- records --------------------------------------------------------------------------------
 
@@ -182,25 +217,44 @@ class LocalBackend(SandboxBackend):
     async def isolation(self) -> str:
         """How commands are confined: "bubblewrap" when bwrap is installed and works here, else "none".
 
-        Decided once, on first use (it takes a subprocess, so not in the constructor)."""
+        Decided once, on first use (it takes a subprocess, so not in the constructor); sandboxes a previous
+        run of this service left running are ended then too."""
         if self._isolation is None:
+            folders = {record.project_dir for record in await self._records()}
+            for group in await asyncio.to_thread(_orphaned_groups, folders):
+                log.warning("ending sandbox processes (group %d) that a previous run of the service left", group)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGKILL)
             works = self.use_bwrap is not False and await self._bwrap_works(str(self.state_dir))
             self._isolation = "bubblewrap" if works else "none"
             if self._isolation == "none" and self.use_bwrap is None and shutil.which("bwrap"):
                 log.warning("bwrap is installed but cannot create sandboxes here; commands run unconfined")
         return self._isolation
 
-    @staticmethod
-    async def _bwrap_works(folder: str) -> bool:
+    async def _bwrap_works(self, folder: str) -> bool:
         """bwrap can be installed yet unusable (for example in a container without user namespaces)."""
         if not shutil.which("bwrap"):
             return False
-        probe = await asyncio.create_subprocess_exec(
-            *bwrap_argv(folder, [], ["true"]),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        masks = await asyncio.to_thread(etc_masks)
+        seccomp = filter_fd()
+        try:
+            probe = await asyncio.create_subprocess_exec(
+                *bwrap_argv(
+                    folder,
+                    [],
+                    ["true"],
+                    confinement=self.confinement,
+                    seccomp_fd=seccomp,
+                    isolate_network=True,
+                    etc_masks=masks,
+                ),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                pass_fds=(seccomp,),
+            )
+        finally:
+            os.close(seccomp)
         return await probe.wait() == 0
 
     # -- images ---------------------------------------------------------------------------------
@@ -222,6 +276,8 @@ class LocalBackend(SandboxBackend):
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
         if any(record.name == spec.name for record in await self._records()):
             raise SandboxError(f"create sandbox {spec.name}: conflict: the name is already in use")
+        check_network(spec, self.egress)
+        refuse_hidden_mappings(spec, self.confinement.hidden)
         record = _Record(
             id=uuid.uuid4().hex,
             name=spec.name,
@@ -233,6 +289,7 @@ class LocalBackend(SandboxBackend):
             env=dict(spec.env),
             folders=[str(Path(mapping.host_path).resolve()) for mapping in spec.folder_mappings],
             ports=[[port.host_port, port.container_port, port.protocol] for port in spec.port_mappings],
+            network=spec.network.as_record(),
         )
         await asyncio.to_thread(record.save, self._path(record.id))
         return record.info(await self.isolation())
@@ -263,14 +320,22 @@ class LocalBackend(SandboxBackend):
         return [record.info(isolation) for record in await self._records()]
 
     async def _kill_all(self, sandbox_id: str) -> None:
+        """Kill the sandbox's commands and close its terminals (stop, delete and shutdown do this)."""
         commands = list(self._running.get(sandbox_id, ()))
-        await asyncio.gather(*(command.kill() for command in commands))
+        terminals = list(self._terminals.get(sandbox_id, ()))
+        await asyncio.gather(*(command.kill() for command in commands), *(terminal.close() for terminal in terminals))
 
     # -- commands -------------------------------------------------------------------------------
 
-    def _environment(self, record: _Record, env: dict[str, str] | None) -> dict[str, str]:
+    def _environment(self, record: _Record, env: dict[str, str] | None, confined: bool) -> dict[str, str]:
         base = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
         base.setdefault("PATH", DEFAULT_PATH)
+        if confined:
+            base |= {"HOME": SANDBOX_HOME, "USER": "sandbox", "LOGNAME": "sandbox"}
+            if record.policy.mode == "egress":
+                base |= proxy_environment()
+        else:
+            base |= {key: os.environ[key] for key in ("HOME", "USER", "LOGNAME") if key in os.environ}
         return {**base, **record.env, **(env or {})}
 
     async def run(
@@ -282,38 +347,174 @@ class LocalBackend(SandboxBackend):
     ) -> RunningCommand:
         if not argv:
             raise SandboxError("nothing to run: the command is empty")
+        record = await self._runnable(sandbox_id)
+        confined = await self._confined()
+        environment = self._environment(record, env, confined)
+        if _resolve(argv[0], record.project_dir, environment["PATH"]) is None:
+            return failed_command(f"{argv[0]}: command not found")
+        process, finished = await self._start(record, argv, environment, confined)
+        return self._track(sandbox_id, process, timeout, on_exit=finished)
+
+    async def open_terminal(self, sandbox_id: str, cols: int, rows: int) -> Terminal:
+        """The user's shell (bash when installed, else /bin/sh) in the project folder, confined as commands are."""
+        record = await self._runnable(sandbox_id)
+        confined = await self._confined()
+        environment = self._environment(record, {"TERM": "xterm-256color"}, confined)
+        shell = shutil.which("bash", path=environment["PATH"]) or "/bin/sh"
+        master, slave = open_pty(cols, rows)
+        try:
+            argv = controlling_terminal_argv([shell, "-i"])
+            process, finished = await self._start(record, argv, environment, confined, terminal=slave)
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)  # the shell has its own copies; once they are gone, reading the master says so
+        terminals = self._terminals.setdefault(sandbox_id, set())
+
+        def closed(terminal: PtyTerminal) -> None:
+            terminals.discard(terminal)
+            finished()
+
+        terminal = PtyTerminal(process, master, self.kill_grace, on_close=closed)
+        terminals.add(terminal)
+        return terminal
+
+    async def _runnable(self, sandbox_id: str) -> _Record:
+        """The record of a sandbox that accepts commands: running, with its project folder present."""
         record = await self._load(sandbox_id)
         if record.status != "running":
             raise SandboxError(f"sandbox {sandbox_id} is not running (it is {record.status})")
         if not os.path.isdir(record.project_dir):
             raise SandboxError(f"the project folder {record.project_dir} of sandbox {sandbox_id} is missing")
-        environment = self._environment(record, env)
-        if _resolve(argv[0], record.project_dir, environment["PATH"]) is None:
-            return failed_command(f"{argv[0]}: command not found")
-        if await self.isolation() == "bubblewrap":
-            argv = bwrap_argv(record.project_dir, record.folders, argv)
-        elif self.use_bwrap:
+        return record
+
+    async def _confined(self) -> bool:
+        """Whether commands run under bubblewrap; refused when it is required but does not work here."""
+        confined = await self.isolation() == "bubblewrap"
+        if not confined and self.use_bwrap:
             raise SandboxError("bubblewrap is required but does not work on this machine")
-        process = await self._spawn(list(argv), record.project_dir, environment)
-        return self._track(sandbox_id, process, timeout)
+        return confined
+
+    async def _start(
+        self,
+        record: _Record,
+        argv: Sequence[str],
+        environment: dict[str, str],
+        confined: bool,
+        terminal: int | None = None,
+    ) -> tuple[asyncio.subprocess.Process, Callable[[], None]]:
+        """`argv` started in the sandbox (on the `terminal` fd, else with piped output), and what to call once
+        it has ended. Every command and terminal starts here."""
+        if not confined:
+            return await self._spawn(list(argv), record.project_dir, environment, terminal=terminal), _nothing
+        return await self._start_confined(record, argv, environment, terminal)
+
+    async def _start_confined(
+        self, record: _Record, argv: Sequence[str], environment: dict[str, str], terminal: int | None
+    ) -> tuple[asyncio.subprocess.Process, Callable[[], None]]:
+        """bwrap around the command, under the warden (see WARDEN); in `egress` the proxy is planted in the
+        command's namespace first: bwrap reports its child's pid on the info fd, and the warden waits for "go".
+        (Not bwrap's `--block-fd`: it goes on at end of file, so a sandbox whose service died in between would
+        run, unwatched.)"""
+        policy = record.policy
+        masks = await asyncio.to_thread(etc_masks)
+        seccomp = filter_fd()
+        gate_read, gate_write = os.pipe()
+        egress = policy.mode == "egress"
+        info_read, info_write = os.pipe() if egress else (-1, -1)
+        wrapped = bwrap_argv(
+            record.project_dir,
+            record.folders,
+            [*WARDEN_ARGV, "command" if terminal is None else "terminal", *argv],
+            confinement=self.confinement,
+            seccomp_fd=seccomp,
+            isolate_network=policy.mode != "open",
+            etc_masks=masks,
+            info_fd=info_write if egress else None,
+        )
+        passed = (seccomp, info_write) if egress else (seccomp,)
+        try:
+            process = await self._spawn(wrapped, record.project_dir, environment, passed, terminal, stdin=gate_read)
+        except BaseException:
+            os.close(gate_write)
+            if egress:
+                os.close(info_read)
+            raise
+        finally:
+            for descriptor in (*passed, gate_read):
+                os.close(descriptor)
+        server: asyncio.Server | None = None
+        if egress:
+            try:
+                server = await self._plant_proxy(info_read, policy)
+            except BaseException:
+                os.close(gate_write)  # the warden ends without running the command
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+                raise
+            finally:
+                os.close(info_read)
+        os.write(gate_write, b"go\n")  # kept open while the command runs: its end tells the warden the service is gone
+
+        def finished() -> None:
+            os.close(gate_write)
+            if server is not None:
+                server.close()
+
+        return process, finished
+
+    async def _plant_proxy(self, info_read: int, policy: NetworkPolicy) -> asyncio.Server:
+        if self.egress is None:  # a backend opened without one over records made with one
+            raise SandboxError("this sandbox's egress network mode needs the egress proxy, which this backend lacks")
+        info = await asyncio.to_thread(_read_all, info_read)
+        try:
+            child = int(json.loads(info)["child-pid"])
+        except (ValueError, KeyError, TypeError):
+            raise SandboxError(f"bubblewrap did not start the sandbox (it reported {info[:200]!r})") from None
+        return await self.egress.serve(await listen_in(child), policy)
 
     @staticmethod
-    async def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def _spawn(
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        pass_fds: Sequence[int] = (),
+        terminal: int | None = None,
+        stdin: int | None = None,
+    ) -> asyncio.subprocess.Process:
+        """Start `argv` in a session of its own; its standard streams are the `terminal` fd, else none in
+        and pipes out; `stdin`, when given, is its standard input whichever."""
+        if stdin is None:
+            stdin = asyncio.subprocess.DEVNULL if terminal is None else terminal
         try:
             return await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=cwd,
                 env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stdin=stdin,
+                stdout=asyncio.subprocess.PIPE if terminal is None else terminal,
+                stderr=asyncio.subprocess.PIPE if terminal is None else terminal,
                 start_new_session=True,  # its own process group, so that a kill reaches its children
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             raise SandboxError(f"cannot start {argv[0]}: {exc}") from exc
 
-    def _track(self, sandbox_id: str, process: asyncio.subprocess.Process, timeout: float | None) -> StreamedCommand:
+    def _track(
+        self,
+        sandbox_id: str,
+        process: asyncio.subprocess.Process,
+        timeout: float | None,
+        on_exit: Callable[[], None] | None = None,
+    ) -> StreamedCommand:
         running = self._running.setdefault(sandbox_id, set())
+
+        def exited(command: StreamedCommand) -> None:
+            running.discard(command)
+            if on_exit is not None:
+                on_exit()
 
         async def produce(emit: Emit) -> int:
             await asyncio.gather(_pump(process.stdout, "stdout", emit), _pump(process.stderr, "stderr", emit))
@@ -323,13 +524,14 @@ class LocalBackend(SandboxBackend):
             with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
                 os.killpg(process.pid, _SIGNALS[name])
 
-        command = StreamedCommand(produce, send, timeout=timeout, kill_grace=self.kill_grace, on_exit=running.discard)
+        command = StreamedCommand(produce, send, timeout=timeout, kill_grace=self.kill_grace, on_exit=exited)
         running.add(command)
         return command
 
     async def close(self) -> None:
         """Kill whatever is still running: the processes are this service's children."""
-        await asyncio.gather(*(self._kill_all(sandbox_id) for sandbox_id in list(self._running)))
+        sandbox_ids = set(self._running) | set(self._terminals)
+        await asyncio.gather(*(self._kill_all(sandbox_id) for sandbox_id in sandbox_ids))
 
 
 async def _pump(reader: asyncio.StreamReader | None, stream: str, emit: Emit) -> None:
@@ -338,3 +540,39 @@ async def _pump(reader: asyncio.StreamReader | None, stream: str, emit: Emit) ->
         return
     while data := await reader.read(65536):
         emit(stream, data)
+
+
+def _nothing() -> None:
+    """Nothing to release once an unconfined command has ended."""
+
+
+def _read_all(descriptor: int) -> bytes:
+    """What bwrap writes to its info fd (a small JSON object; the pipe ends when bwrap closes it)."""
+    chunks = []
+    while chunk := os.read(descriptor, 4096):
+        chunks.append(chunk)
+        if b"}" in chunk:
+            break
+    return b"".join(chunks)
+
+
+def _orphaned_groups(project_dirs: set[str]) -> set[int]:
+    """Process groups of bwrap processes adopted by init that confine one of `project_dirs`: left by a previous
+    run of this service that died (bwrap's --die-with-parent was seen not to take down a sandbox's own pid 1
+    when the service was killed outright)."""
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent, group = int(fields[1]), int(fields[2])
+        if parent != 1 or not argv or os.path.basename(argv[0]) != b"bwrap" or b"--chdir" not in argv:
+            continue
+        chdir = argv.index(b"--chdir")
+        if chdir + 1 < len(argv) and argv[chdir + 1].decode(errors="replace") in project_dirs:
+            groups.add(group)
+    return groups

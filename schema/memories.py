@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import imports, memories, memory_search
+from resolvers import imports, memories, memory_batches, memory_search
 from resolvers.context_status import FEATURES, VERSION, context_health
 from resolvers.memories import MemoryDraft
 from resolvers.memories import MemoryStats as MemoryStatsView
@@ -98,11 +98,13 @@ class MemoryTypeCount:
 class MemoryStats:
     total: int = strawberry.field(description="How many memories.")
     by_type: list[MemoryTypeCount] = strawberry.field(description="How many of each type, by type name.")
+    total_size: int = strawberry.field(description="Characters of text in all.")
+    last_updated: datetime | None = strawberry.field(description="The latest change to any of them.")
 
     @classmethod
     def of(cls, stats: MemoryStatsView) -> MemoryStats:
         by_type = [MemoryTypeCount(memory_type=k, count=v) for k, v in sorted(stats.by_type.items())]
-        return cls(total=stats.total, by_type=by_type)
+        return cls(total=stats.total, by_type=by_type, total_size=stats.total_size, last_updated=stats.last_updated)
 
 
 @strawberry.type(description="Files imported into a scope, and when they were last synced.")
@@ -377,6 +379,31 @@ class DeleteMemoryInput:
     id: strawberry.ID = strawberry.field(description="The memory.")
 
 
+@strawberry.input(description="Several memories to add at once: all of them, or none when one is refused.")
+class CreateMemoriesInput:
+    memories: list[CreateMemoryInput] = strawberry.field(description="1 to 100 new memories.")
+
+
+@strawberry.input(description="Several memories' new texts: all changed, or none when one is refused.")
+class UpdateMemoriesInput:
+    updates: list[UpdateMemoryInput] = strawberry.field(description="1 to 100 memories and their new texts.")
+
+
+@strawberry.input(description="Several memories to delete: all of them, or none when one is missing.")
+class DeleteMemoriesInput:
+    ids: list[strawberry.ID] = strawberry.field(description="1 to 100 memories.")
+
+
+@strawberry.type(description="The result of createMemories and updateMemories.")
+class MemoriesPayload(Payload):
+    memories: list[Memory] | None = strawberry.field(default=None, description="The memories as stored, in order.")
+
+
+@strawberry.type(description="The result of deleteMemories.")
+class DeleteMemoriesPayload(Payload):
+    deleted_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="The deleted memories' ids.")
+
+
 @strawberry.type(description="The result of createMemory, updateMemory and friends.")
 class MemoryPayload(Payload):
     memory: Memory | None = strawberry.field(default=None, description="The memory as stored.")
@@ -437,3 +464,35 @@ class MemoryMutations:
 
         _, errors = await attempt(delete())
         return DeleteMemoryPayload(deleted_id=None if errors else input.id, user_errors=errors)
+
+    @strawberry.mutation(description="Add up to 100 memories at once: all, or none when one is refused.")
+    async def create_memories(self, info: GraphInfo, input: CreateMemoriesInput) -> MemoriesPayload:
+        async def create() -> list[models.Memory]:
+            drafts = [item.draft() for item in input.memories]
+            return await memory_batches.create_memories(info.context.rt, info.context.caller, drafts)
+
+        found, errors = await attempt(create())
+        return MemoriesPayload(
+            memories=[Memory.of(m) for m in found] if found is not None else None, user_errors=errors
+        )
+
+    @strawberry.mutation(description="Replace up to 100 memories' texts at once: all, or none when one is refused.")
+    async def update_memories(self, info: GraphInfo, input: UpdateMemoriesInput) -> MemoriesPayload:
+        async def update() -> list[models.Memory]:
+            updates = [{"id": _memory_id(item.id), "content": item.content} for item in input.updates]
+            return await memory_batches.update_memories(info.context.rt, info.context.caller, updates)
+
+        found, errors = await attempt(update())
+        return MemoriesPayload(
+            memories=[Memory.of(m) for m in found] if found is not None else None, user_errors=errors
+        )
+
+    @strawberry.mutation(description="Delete up to 100 memories at once: all, or none when one is missing.")
+    async def delete_memories(self, info: GraphInfo, input: DeleteMemoriesInput) -> DeleteMemoriesPayload:
+        async def delete() -> list[str]:
+            ids = [_memory_id(value) for value in input.ids]
+            return await memory_batches.delete_memories(info.context.rt, info.context.caller, ids)
+
+        deleted, errors = await attempt(delete())
+        ids = [global_id("Memory", memory_id) for memory_id in deleted] if deleted is not None else None
+        return DeleteMemoriesPayload(deleted_ids=ids, user_errors=errors)

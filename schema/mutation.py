@@ -9,6 +9,7 @@ from schema.auth import AuthMutations
 from schema.executions import ExecutionMutations
 from schema.imports import ImportMutations
 from schema.memories import MemoryMutations
+from schema.network import NetworkMutations
 from schema.organizations import OrganizationMutations
 from schema.projects import ProjectMutations
 from schema.sandboxes import SandboxMutations
@@ -31,6 +32,7 @@ class Mutation(
     OrganizationMutations,
     WorkspaceMutations,
     ProjectMutations,
+    NetworkMutations,
     SecretMutations,
     SandboxMutations,
     TaskMutations,

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import executions, projects, sandbox_operations, tasks, workflow_state
+from resolvers import executions, network, projects, sandbox_operations, tasks, workflow_state
+from resolvers.network import NetworkSettings
 from resolvers.pages import page_request
 from schema.connections import After, Before, Connection, First, Last, list_key, nested_connection
 from schema.context import GraphInfo
 from schema.errors import Payload, attempt
 from schema.memories import ContextScope
+from schema.network import NetworkInput, ProjectNetwork, network_body
 from schema.organizations import Organization
 from schema.relay import database_id, global_id, optional_database_id
 from schema.unset import sent
@@ -85,6 +87,7 @@ class Project(ContextScope, SpendingScope):
     workflow_id: strawberry.Private[str | None]
     workflow_version_id: strawberry.Private[str | None]
     isolation: strawberry.Private[str]
+    network_settings: strawberry.Private[NetworkSettings]
 
     @classmethod
     def of(cls, project: models.Project) -> Project:
@@ -103,6 +106,7 @@ class Project(ContextScope, SpendingScope):
             workflow_id=project.workflow_id,
             workflow_version_id=project.workflow_version_id,
             isolation=project.task_isolation,
+            network_settings=network.settings_of(project),
         )
 
     @strawberry.field(description="Where its new tasks work unless they say (worktree needs a git repository).")
@@ -110,6 +114,10 @@ class Project(ContextScope, SpendingScope):
         from schema.agents import TaskIsolation
 
         return TaskIsolation(self.isolation)
+
+    @strawberry.field(description="What its sandbox may reach (fixed into a sandbox when it is created).")
+    def network(self) -> ProjectNetwork:
+        return ProjectNetwork.of(self.network_settings)
 
     @strawberry.field(description="The workspace it belongs to.")
     async def workspace(self, info: GraphInfo) -> Workspace | None:
@@ -247,6 +255,9 @@ class CreateProjectInput:
     folder_path: str = strawberry.field(description="Its folder inside the workspace's (an existing one is adopted).")
     workflow_id: strawberry.ID | None = strawberry.field(default=None, description="A workflow to bind it to.")
     ai_config: JSON | None = strawberry.field(default=None, description="AI windows, mappings and environment.")
+    network: NetworkInput | None = strawberry.field(
+        default=None, description="Its sandbox's network (owners of the organization only); unset, the default."
+    )
 
 
 @strawberry.input(description="What to change in a project; fields left out stay.")
@@ -324,6 +335,7 @@ class ProjectMutations:
                 input.folder_path,
                 optional_database_id("workflowId", input.workflow_id, "Workflow"),
                 input.ai_config,
+                None if input.network is None else network_body(input.network),
             )
 
         return _project_payload(*await attempt(create()))

@@ -66,6 +66,24 @@ class UpdateSettingsPayload(Payload):
     settings: Settings | None = strawberry.field(default=None, description="Your settings after the change.")
 
 
+SettingKey = strawberry.enum(
+    Enum(  # type: ignore[misc]
+        "SettingKey",
+        {
+            "GIT_DISPLAY_NAME": strawberry.enum_value("gitDisplayName", description="The git author name."),
+            "GIT_EMAIL": strawberry.enum_value("gitEmail", description="The git author email."),
+            "DOCKER_IMAGE": strawberry.enum_value("dockerImage", description="The default sandbox image."),
+        },
+    ),
+    description="A setting that can be cleared on its own.",
+)
+
+
+@strawberry.input(description="A setting to clear.")
+class ClearSettingInput:
+    key: SettingKey = strawberry.field(description="Which one.")  # type: ignore[valid-type]
+
+
 @strawberry.type
 class SettingsMutations:
     @strawberry.mutation(description="Change your settings.")
@@ -79,4 +97,15 @@ class SettingsMutations:
                 docker_image=sent(input.docker_image),
             )
         )
+        return UpdateSettingsPayload(settings=Settings.of(updated) if updated else None, user_errors=errors)
+
+    @strawberry.mutation(description="Put every setting back to its default.")
+    async def reset_settings(self, info: GraphInfo) -> UpdateSettingsPayload:
+        updated, errors = await attempt(settings.reset_settings(info.context.rt, info.context.caller))
+        return UpdateSettingsPayload(settings=Settings.of(updated) if updated else None, user_errors=errors)
+
+    @strawberry.mutation(description="Clear one setting.")
+    async def clear_setting(self, info: GraphInfo, input: ClearSettingInput) -> UpdateSettingsPayload:
+        call = settings.clear_setting(info.context.rt, info.context.caller, input.key.value)
+        updated, errors = await attempt(call)
         return UpdateSettingsPayload(settings=Settings.of(updated) if updated else None, user_errors=errors)

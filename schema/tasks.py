@@ -470,6 +470,16 @@ class TaskMutations:
 
         return _task_payload(*await attempt(cancel()))
 
+    @strawberry.mutation(
+        description="Run a task again as a new task: an ad-hoc one with its title, prompt, type, parameters and "
+        "context memories; a workflow-step one as the same step with the same prompt."
+    )
+    async def rerun_task(self, info: GraphInfo, input: TaskInput) -> TaskPayload:
+        async def rerun() -> models.Task:
+            return await tasks.rerun_task(info.context.rt, info.context.caller, task_id(input.id))
+
+        return _task_payload(*await attempt(rerun()))
+
     @strawberry.mutation(description="Set how many of a project's tasks may run at once.")
     async def set_task_limit(self, info: GraphInfo, input: SetTaskLimitInput) -> ProjectPayload:
         async def set_limit() -> models.Project:

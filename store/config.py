@@ -73,6 +73,15 @@ def _prices(env: dict[str, str]) -> dict[str, dict[str, float]]:
     return {model: {key: float(value) for key, value in prices.items()} for model, prices in table.items()}
 
 
+def _public_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise SystemExit(f"setting PUBLIC_URL must start with http:// or https://, got {raw!r}")
+    if url.endswith("/api"):
+        raise SystemExit("setting PUBLIC_URL is this server's address without /api (the console adds it)")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -96,6 +105,13 @@ class Settings:
     sandbox_memory_mb: int = 2048
     sandbox_cpus: float = 2.0
     sandbox_pids: int = 512
+    sandbox_user_id: int = 1000
+    sandbox_group_id: int = 1000
+    """Who commands run as inside sandboxes (USER_ID/GROUP_ID, as the original platform passes them)."""
+    sandbox_nofile: int = 8192
+    sandbox_nproc: int = 4096
+    sandbox_log_max_size: str = "10m"
+    sandbox_log_max_file: int = 3
     backend_url: str = "http://host.docker.internal:9900"
     event_retention_seconds: int = 7 * 24 * 3600
     event_retention_count: int = 200_000
@@ -133,6 +149,10 @@ class Settings:
     socket_opens_per_minute_per_address: int = 300
     logins_per_minute_per_user: int = 60
     logins_per_minute_per_address: int = 300
+    console_dir: Path | None = None
+    """A built AInTandem console to serve at `/`."""
+    public_url: str = ""
+    """This server's address as browsers reach it, for the console's runtime config ("" = the page's origin)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -162,6 +182,12 @@ class Settings:
             sandbox_memory_mb=_int(env, "SANDBOX_MEMORY_MB", 2048),
             sandbox_cpus=float(env.get("SANDBOX_CPUS") or 2.0),
             sandbox_pids=_int(env, "SANDBOX_PIDS", 512),
+            sandbox_user_id=_int(env, "USER_ID", 1000),
+            sandbox_group_id=_int(env, "GROUP_ID", 1000),
+            sandbox_nofile=_int(env, "SANDBOX_NOFILE", 8192),
+            sandbox_nproc=_int(env, "SANDBOX_NPROC", 4096),
+            sandbox_log_max_size=env.get("SANDBOX_LOG_MAX_SIZE") or "10m",
+            sandbox_log_max_file=_int(env, "SANDBOX_LOG_MAX_FILE", 3),
             backend_url=env.get("KAI_BACKEND_URL") or f"http://host.docker.internal:{_int(env, 'PORT', 9900)}",
             event_retention_seconds=_int(env, "EVENT_RETENTION_SECONDS", 7 * 24 * 3600),
             event_retention_count=_int(env, "EVENT_RETENTION_COUNT", 200_000),
@@ -191,4 +217,6 @@ class Settings:
             socket_opens_per_minute_per_address=_int(env, "SOCKET_OPENS_PER_MINUTE_PER_ADDRESS", 300),
             logins_per_minute_per_user=_int(env, "LOGINS_PER_MINUTE_PER_USER", 60),
             logins_per_minute_per_address=_int(env, "LOGINS_PER_MINUTE_PER_ADDRESS", 300),
+            console_dir=Path(env["CONSOLE_DIR"]).resolve() if env.get("CONSOLE_DIR") else None,
+            public_url=_public_url(env.get("PUBLIC_URL") or ""),
         )

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from store.bus import EventBus, StoredEvent
 from store.db import Database
@@ -37,15 +38,24 @@ class EventLog:
 
     async def append(
         self, project_id: str, subject_type: str, subject_id: str, type: str, payload: dict[str, Any]
-    ) -> StoredEvent:
+    ) -> StoredEvent | None:
+        """Store and publish an event; None when its project was deleted meanwhile (nobody can follow it)."""
         async with self._append_lock:
-            async with self.db.write() as session:
-                row = Event(
-                    project_id=project_id, subject_type=subject_type, subject_id=subject_id, type=type, payload=payload
-                )
-                session.add(row)
-                await session.flush()
-                event = _stored(row)
+            try:
+                async with self.db.write() as session:
+                    row = Event(
+                        project_id=project_id,
+                        subject_type=subject_type,
+                        subject_id=subject_id,
+                        type=type,
+                        payload=payload,
+                    )
+                    session.add(row)
+                    await session.flush()
+                    event = _stored(row)
+            except IntegrityError:  # the only constraint an event can break: its project's foreign key
+                log.info("dropped a %s event: project %s no longer exists", type, project_id)
+                return None
             await self.bus.publish(event)
         return event
 

@@ -34,6 +34,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aggregate_time(value: datetime | str | None) -> datetime | None:
+    """A timestamp from an aggregate (`max(updated_at)`), which comes back without the column's type: as text
+    on SQLite, naive or not."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that always comes back timezone-aware in UTC (SQLite keeps no zone)."""
 
@@ -135,6 +144,10 @@ class Project(Timestamped, Base):
     """How many of the project's tasks may run in its sandbox at once."""
     task_isolation: Mapped[str] = mapped_column(String(16), default="shared", server_default="shared")
     """Where its tasks run by default: `shared` (the project folder) or `worktree` (a git worktree each)."""
+    network_mode: Mapped[str | None] = mapped_column(String(16), default=None)
+    """`none`, `egress` or `open`; None is the default (`egress`)."""
+    network_allowed_hosts: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    """The `egress` allow-list an owner set; None derives it from the AI configuration."""
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "folder_path", name="uq_projects_folder"),

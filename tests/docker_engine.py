@@ -7,8 +7,8 @@ still work through Docker's userland proxy. When no bridge can be made, the engi
 `--bridge=none` and `ports_published` is False.
 
 The image `orchestrator-test:latest` is a busybox-static root filesystem (every applet linked, /tmp,
-/etc/passwd) with the fake agent CLIs and this host's git (`tests/image_extras.py`), imported from a tar
-made in memory.
+/etc/passwd with the sandbox user 1000) with the fake agent CLIs and this host's git (`tests/image_extras.py`),
+imported from a tar made in memory.
 """
 
 from __future__ import annotations
@@ -43,6 +43,15 @@ INSTALL_HINT = "run `make test` (scripts/system-deps.sh installs docker.io, busy
 IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
 
 
+PASSWD = (
+    b"root:x:0:0:root:/root:/bin/sh\n"
+    b"sandbox:x:1000:1000:sandbox:/home/sandbox:/bin/sh\n"
+    b"nobody:x:65534:65534::/:/bin/false\n"
+)
+"""Sandboxes run as 1000:1000 (USER_ID/GROUP_ID), a user with a name and a home as in the original image."""
+GROUP = b"root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n"
+
+
 class EngineMissing(RuntimeError):
     """What the engine needs is not installed here (the fixture fails with this message)."""
 
@@ -66,11 +75,12 @@ class DockerEngine:
     def ports_published(self) -> bool:
         return self.bridge is not None
 
-    def request(self, method: str, path: str, body: bytes | None = None, **query: str) -> bytes:
-        """One Engine API call over the unix socket (sync: the helper must not depend on the code under test)."""
+    def request(self, method: str, path: str, body: bytes | None = None, **query: str | list[str]) -> bytes:
+        """One Engine API call over the unix socket (sync: the helper must not depend on the code under test).
+        A list value repeats its query parameter."""
         connection = _UnixConnection(str(self.socket_path))
         try:
-            target = f"{path}?{urlencode(query)}" if query else path
+            target = f"{path}?{urlencode(query, doseq=True)}" if query else path
             headers = {"Content-Type": "application/x-tar" if body else "application/json"}
             connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
@@ -231,8 +241,9 @@ def _add_entry(archive: tarfile.TarFile, name: str, kind: bytes, mode: int, targ
     archive.addfile(info)
 
 
-def rootfs_tar() -> bytes:
-    """busybox and a symlink per applet, the usual folders, users, the fake agent CLIs and git."""
+def rootfs_tar(extra_files: dict[str, tuple[bytes, int]] | None = None) -> bytes:
+    """busybox and a symlink per applet, the usual folders, users, the fake agent CLIs and git; `extra_files`
+    maps more paths (their folders must exist) to (content, mode)."""
     applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout.split()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -244,19 +255,33 @@ def rootfs_tar() -> bytes:
         for applet in applets:
             if applet != "busybox":
                 _add_entry(archive, f"bin/{applet}", tarfile.SYMTYPE, 0o777, "busybox")
-        _add_file(archive, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
-        _add_file(archive, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
+        _add_entry(archive, "home", tarfile.DIRTYPE, 0o755)
+        _add_file(archive, "etc/passwd", PASSWD)
+        _add_file(archive, "etc/group", GROUP)
         add_fake_agents(archive)
         add_host_git(archive)
+        for path, (data, mode) in (extra_files or {}).items():
+            _add_file(archive, path, data, mode)
     return buffer.getvalue()
 
 
-def build_test_image(engine: DockerEngine) -> None:
-    """`docker import` of the rootfs, by the Engine API: the image has no CMD (sandboxes get the keepalive)."""
-    repository, _, tag = engine.image.partition(":")
+def import_image(engine: DockerEngine, image: str, rootfs: bytes, changes: tuple[str, ...] = ()) -> None:
+    """`docker import` of a root filesystem by the Engine API, with Dockerfile `changes` (PATH is always set)."""
+    repository, _, tag = image.partition(":")
     engine.request(
-        "POST", "/images/create", rootfs_tar(), fromSrc="-", repo=repository, tag=tag, changes=f"ENV PATH={IMAGE_PATH}"
+        "POST",
+        "/images/create",
+        rootfs,
+        fromSrc="-",
+        repo=repository,
+        tag=tag,
+        changes=[f"ENV PATH={IMAGE_PATH}", *changes],
     )
+
+
+def build_test_image(engine: DockerEngine) -> None:
+    """The test image: no CMD (sandboxes get the keepalive)."""
+    import_image(engine, engine.image, rootfs_tar())
 
 
 def start_engine() -> DockerEngine:

@@ -92,3 +92,15 @@ def subscription_error_codes(socket: ClientConnection, timeout: float = 10) -> l
     errors = message["payload"] if message["type"] == "error" else message["payload"].get("errors")
     assert errors, message
     return [error["extensions"]["code"] for error in errors]
+
+
+def add_member(owner: Api, org_id: str, member: Api, role: str = "MEMBER") -> None:
+    """`member` joins the organization (REST has no route for memberships)."""
+    mutate(
+        owner,
+        "mutation($o: ID!, $u: String!, $r: Role!) { setOrganizationMember(input: {organizationId: $o, username: $u,"
+        " role: $r}) { member { role } userErrors { field code message } } }",
+        o=gid("Organization", org_id),
+        u=member.username,
+        r=role,
+    )

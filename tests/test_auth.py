@@ -87,6 +87,8 @@ def test_verify_by_header_and_by_body(server: LiveServer, admin: Api) -> None:
     bad = anonymous.post("/auth/verify", {"token": "not-a-token"})
     assert bad.status_code == 200 and bad.json()["success"] is False and bad.json()["error"]
     assert anonymous.post("/auth/verify", {}).status_code == 400
+    too_long = anonymous.post("/auth/verify", {"token": "x" * 4097})
+    assert too_long.status_code == 400 and "token" in too_long.json()["error"]
 
 
 def test_refresh_rotates_and_replay_revokes_the_family(server: LiveServer, make_user: Callable[..., Api]) -> None:

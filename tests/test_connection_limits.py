@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, TASK_ENV, Api, LiveServer, add_user, login_as, make_tree
+from tests.graphql_calls import add_member
 from tests.test_flexy import create_sandbox
 from tests.test_progress import progress_url
 from tests.test_tasks import submit
@@ -68,11 +69,7 @@ def test_a_socket_storm_is_refused_while_a_subscriber_gets_every_event(
     bob = add_user(live, alice)
     tree = make_tree(alice)
     pid = tree.project["id"]
-    result = alice.graphql(
-        "mutation($o: ID!, $u: String!) { setOrganizationMember(organizationId: $o, username: $u) { role } }",
-        {"o": tree.org["id"], "u": bob.username},
-    )
-    assert "errors" not in result, result
+    add_member(alice, tree.org["id"], bob)
     create_sandbox(alice, pid)
 
     with connect(progress_url(live, pid, alice.token)) as subscriber:

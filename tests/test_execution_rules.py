@@ -135,7 +135,7 @@ def test_the_template_runs_as_a_draft_copy_and_a_draft_runs_its_working_copy(ali
     draft = alice.create("/workflows", {"name": "draft", "description": "", "definition": PAPER_FLOW})
     from_draft = execution(alice, create_execution(alice, draft["id"], project["id"]))
     assert [phase["phaseId"] for phase in from_draft["phases"]] == ["plan", "empty", "sign"]
-    assert from_draft["metadata"]["workflowVersionId"] is None
+    assert "workflowVersionId" not in from_draft["metadata"]
 
 
 def test_another_user_cannot_see_or_touch_an_execution(alice: Api, make_user: Callable[..., Api]) -> None:

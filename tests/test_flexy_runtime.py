@@ -16,6 +16,7 @@ import aiodocker
 import pytest
 
 from sandbox.base import PROJECT_LABEL, SANDBOX_LABEL
+from sandbox.egress import EgressProxy
 from sandbox.local import LocalBackend
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, TEST_IMAGE, Api, LiveServer, login_as, make_tree
 from tests.docker_engine import DockerEngine
@@ -40,7 +41,8 @@ def sandbox_environment(server: LiveServer, sandbox_id: str, engine: DockerEngin
             async with aiodocker.Docker(url=engine.url) as docker:
                 data = await docker.containers.container(sandbox_id).show()
             return "\n".join(data["Config"]["Env"])
-        backend = LocalBackend(server.settings.data_dir / "local-sandboxes")
+        # a second backend over the server's records; the sandbox's egress mode needs a proxy to plant
+        backend = LocalBackend(server.settings.data_dir / "local-sandboxes", egress=EgressProxy(("127.0.0.1", 9)))
         try:
             return (await collect(await backend.run(sandbox_id, ["env"]))).stdout.decode()
         finally:
@@ -99,7 +101,7 @@ def test_an_engine_that_is_down_answers_503(fresh_server: Callable[..., LiveServ
     response = api.post("/flexy", {"projectId": tree.project["id"]})
     assert response.status_code == 503 and response.json()["code"] == "SERVICE_UNAVAILABLE"
     assert "unavailable" in response.json()["message"]
-    assert api.get(f"/projects/{tree.project['id']}").json()["sandboxId"] is None
+    assert "sandboxId" not in api.get(f"/projects/{tree.project['id']}").json()
     images = api.get("/flexy/images")
     assert images.status_code == 200 and images.json()["images"][0]["available"] is False
     assert api.get("/flexy").json() == []

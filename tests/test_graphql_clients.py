@@ -250,6 +250,6 @@ def test_graphiql_runs_a_query_and_a_subscription_with_the_outside_world_cut_off
     assert completed.returncode == 0, completed.stderr[-4000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["queryResult"] == {"data": {"me": {"username": owner.username}}}
-    assert {"TASK_COMPLETED", "text:hello from graphiql"} <= set(report["shown"]), report["shown"]
+    assert {"TASK_COMPLETED", "text:hello from graphiql"} <= set(report["shown"]), (report["problems"], report["last"])
     assert report["blocked"] == [] and report["problems"] == [], report
     assert screenshot.stat().st_size > 10_000

@@ -80,7 +80,7 @@ def test_references_are_objects_not_id_strings(schema: GraphQLSchema) -> None:
         f"{name}.{field_name}"
         for name, field_name, field in fields_of(schema)
         if re.search(r"Ids?$", field_name)
-        and field_name not in DEFINITION_IDS | AGENT_IDS | {"databaseId", "deletedId", "removedUserId"}
+        and field_name not in DEFINITION_IDS | AGENT_IDS | {"databaseId", "deletedId", "deletedIds", "removedUserId"}
     ]
     assert stray == []
 
@@ -101,7 +101,7 @@ def test_lists_that_grow_are_connections_with_the_full_shape(schema: GraphQLSche
     bounded = {
         "phases", "steps", "transitions", "workflows", "byType", "ports", "userErrors", "errors", "contextMemories",
         "memories", "features", "directories", "tags", "searchMemories", "relevantContext", "similar", "sandboxImages",
-        "nodes", "edges",
+        "nodes", "edges", "allowedHosts",
     }  # fmt: skip
     plain_lists = [
         f"{name}.{field_name}"

@@ -169,11 +169,14 @@ def test_inheritance_follows_visibility_at_each_level(ready: Api, tree: Tree) ->
     def names_at(path: str, **params: str) -> set[str]:
         response = ready.get(path, params=params)
         assert response.status_code == 200, response.text
-        return {names[m["id"]] for m in response.json()["memories"]}
+        body = response.json()
+        listed = body if path.endswith("/memories") and path.startswith("/projects/") else body["memories"]
+        return {names[m["id"]] for m in listed}
 
     assert names_at(f"/context/hierarchical/project/{pid}") == expected[("project", pid, "true")]
     assert names_at(f"/context/hierarchical/workspace/{ws}") == expected[("workspace", ws, "true")]
-    assert names_at(f"/projects/{pid}/memories") == {"project"}
+    assert names_at(f"/projects/{pid}/memories") == {"project"}  # the SDK's listMemories: a bare array
+    assert ready.get(f"/projects/{pid}/memories").headers["X-Total-Count"] == "1"
     assert names_at(f"/projects/{pid}/memories", include_inherited="true") == expected[("project", pid, "true")]
     stats = ready.get(f"/projects/{sibling}/memories/stats").json()
     assert (stats["total"], stats["scope"], stats["scope_id"]) == (1, "project", sibling)

@@ -17,6 +17,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Api, LiveServer, Tree, login_as, make_tree
+from tests.graphql_calls import add_member
 from tests.test_flexy import create_sandbox
 from tests.test_memories import wait_healthy
 from tests.test_progress import progress_url, receive_until
@@ -38,14 +39,6 @@ def value(label: str) -> str:
 
 def put_secret(api: Api, path: str, name: str, secret: str) -> Any:
     return api.put(f"{path}/secrets/{name}", {"value": secret})
-
-
-def add_member(owner: Api, org_id: str, member: Api) -> None:
-    result = owner.graphql(
-        "mutation($o: ID!, $u: String!) { setOrganizationMember(organizationId: $o, username: $u) { role } }",
-        {"o": org_id, "u": member.username},
-    )
-    assert "errors" not in result, result
 
 
 def test_owners_set_members_list_others_see_nothing(alice: Api, make_user: Callable[..., Api], tree: Tree) -> None:

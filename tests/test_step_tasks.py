@@ -36,8 +36,8 @@ def test_a_step_task_with_its_own_prompt(sandbox_server: LiveServer, sandbox_own
     progress = [(e["status"], e["progress"]) for e in events if e["type"] == "step_progress"]
     assert progress == [("running", 0), ("completed", 100)]
     assert all(e["stepId"] == "requirements" for e in events if e["type"] == "step_progress")
-    listed = sandbox_owner.get(f"/projects/{step_project.id}/tasks?type=workflow").json()
-    assert [t["id"] for t in listed["tasks"]] == [task_id] and listed["total"] == 1
+    listed = sandbox_owner.get(f"/projects/{step_project.id}/tasks?type=workflow")
+    assert [t["id"] for t in listed.json()] == [task_id] and listed.headers["X-Total-Count"] == "1"
 
 
 def test_running_a_workflow_step_uses_the_steps_prompt(
@@ -104,7 +104,7 @@ def test_unknown_steps_and_bad_bodies_are_refused(sandbox_owner: Api, step_proje
         response = sandbox_owner.request(method, path, json=body)
         assert response.status_code == status, (path, body, response.text)
         assert response.json()["details"]["field"] == field
-    assert sandbox_owner.get(f"/projects/{step_project.id}/tasks").json()["total"] == 0
+    assert sandbox_owner.get(f"/projects/{step_project.id}/tasks").json() == []
 
 
 def test_another_user_cannot_run_steps(
@@ -113,7 +113,7 @@ def test_another_user_cannot_run_steps(
     other = make_sandbox_user()
     assert other.post(f"/projects/{step_project.id}/tasks", {"stepId": "design", "prompt": "x"}).status_code == 404
     assert other.post(f"/projects/{step_project.id}/workflow/steps/design/execute", {}).status_code == 404
-    assert sandbox_owner.get(f"/projects/{step_project.id}/tasks").json()["total"] == 0
+    assert sandbox_owner.get(f"/projects/{step_project.id}/tasks").json() == []
 
 
 def test_steps_come_from_the_workflow_the_project_is_bound_to(

@@ -101,7 +101,7 @@ def test_context_memories_go_into_the_prompt_and_the_dialog_is_captured(context_
 
     # The task list carries the same figures; a memory deleted since counts as no longer injectable.
     assert admin.delete(f"/context/memories/{org_note['id']}").status_code in (200, 204)
-    listed = admin.get(f"/projects/{pid}/tasks").json()["tasks"]
+    listed = admin.get(f"/projects/{pid}/tasks").json()
     assert [(t["generatedMemoryId"], t["contextUsage"]) for t in listed if t["id"] == task_id] == [
         (generated["id"], {"retrieved": 2, "injected": 1, "generated": 1})
     ]
@@ -174,7 +174,7 @@ def test_save_capture_and_refusals(context_server: LiveServer) -> None:
         {"title": "t", "prompt": "echo", "taskType": "bash", "contextMemoryIds": [memory["id"]]},
     )
     assert refused.status_code == 404 and "contextMemoryIds" in refused.json()["error"]
-    assert stranger.get(f"/projects/{own.project['id']}/tasks").json()["total"] == 0
+    assert stranger.get(f"/projects/{own.project['id']}/tasks").json() == []
     assert admin.post(f"/context/capture/task/{task_id}", {"projectId": pid, "content": ""}).status_code == 400
     assert admin.post(f"/projects/{pid}/tasks/context/relevant", {"prompt": "x", "maxMemories": 500}).status_code == 400
 

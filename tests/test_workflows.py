@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from typing import Any
 
 import pytest
 
 from resolvers.workflows import TEMPLATE_ID
-from tests.conftest import Api, make_tree, unique
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Api, login_as, make_tree, unique
 from tests.graphql_calls import USER_ERRORS, data, gid, mutate, refused
 
 WORKFLOW_KEYS = {
     "id", "name", "description", "definition", "status", "version", "currentVersion", "isTemplate", "createdAt",
-    "updatedAt", "changeDescription", "organizationId",
+    "updatedAt",
 }  # fmt: skip
 VERSION_KEYS = {
     "id", "workflowId", "name", "description", "definition", "status", "version", "currentVersion", "createdAt",
-    "updatedAt", "changeDescription",
+    "updatedAt",
 }  # fmt: skip
+OPTIONAL = {"changeDescription", "organizationId"}
+"""Besides those keys, these are there when they have a value (absent, never null, otherwise)."""
 
 
 def definition(*step_types: str) -> dict[str, Any]:
+    """A definition with every field the spec requires, so it comes back exactly as sent."""
     return {
         "phases": [
-            {"id": "plan", "title": "Plan", "steps": [{"id": "spec", "title": "Spec", "type": "process"}]},
+            {
+                "id": "plan",
+                "title": "Plan",
+                "description": "Decide",
+                "color": "#3b82f6",
+                "steps": [{"id": "spec", "title": "Spec", "description": "Write it", "type": "process"}],
+            },
             {
                 "id": "build",
-                "steps": [{"id": f"s{index}", "type": kind} for index, kind in enumerate(step_types or ("milestone",))],
+                "title": "Build",
+                "description": "Make it",
+                "color": "#22c55e",
+                "steps": [
+                    {"id": f"s{index}", "title": f"S{index}", "description": "", "type": kind}
+                    for index, kind in enumerate(step_types or ("milestone",))
+                ],
             },
         ],
         "transitions": [{"from": "plan", "to": "build", "type": "forward"}],
@@ -47,7 +64,7 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
 def test_create_get_list_as_draft(alice: Api) -> None:
     org = make_tree(alice).org
     created = create(alice, status="published")
-    assert set(created) == WORKFLOW_KEYS
+    assert set(created) - OPTIONAL == WORKFLOW_KEYS
     assert created["status"] == "draft"
     assert (created["version"], created["currentVersion"], created["isTemplate"]) == (1, 1, False)
     assert created["organizationId"] == org["id"]
@@ -66,9 +83,54 @@ def test_create_get_list_as_draft(alice: Api) -> None:
 def test_empty_definition_and_caller_without_organization(make_user: Any) -> None:
     loner, other = make_user(), make_user()
     created = loner.create("/workflows", {"name": "empty", "description": "", "definition": {}})
-    assert created["definition"] == {} and created["organizationId"] is None
+    assert created["definition"] == {"phases": [], "transitions": []} and "organizationId" not in created
     assert loner.get(f"/workflows/{created['id']}").status_code == 200
     assert_error(other.get(f"/workflows/{created['id']}"), 404, "WORKFLOW_NOT_FOUND")
+    missing = assert_error(loner.post("/workflows", {"name": "nothing"}), 400, "MISSING_REQUIRED_FIELD")
+    assert missing["details"] == {"field": "definition"}
+
+
+def test_sparse_definition_is_answered_with_the_spec_defaults(alice: Api) -> None:
+    """What a definition leaves out comes back as the spec's required fields, never missing or null."""
+    sparse = {
+        "phases": [{"id": "p", "icon": None, "steps": [{"id": "s", "workflows": [{"name": "guide", "path": "g.md"}]}]}],
+        "transitions": [{"from": "p", "to": "p", "label": None}],
+    }
+    created = alice.create("/workflows", {"name": unique("Sparse"), "definition": sparse})
+    assert created["description"] == ""
+    assert created["definition"] == {
+        "phases": [
+            {
+                "id": "p",
+                "title": "p",
+                "description": "",
+                "color": "#64748b",
+                "steps": [
+                    {
+                        "id": "s",
+                        "title": "s",
+                        "description": "",
+                        "type": "process",
+                        "workflows": [{"name": "guide", "path": "g.md", "description": "", "phase": ""}],
+                    }
+                ],
+            }
+        ],
+        "transitions": [{"from": "p", "to": "p", "type": "forward"}],
+    }
+    for wrong, field in [
+        ({"phases": [{"id": "p", "color": 3}]}, "definition.phases[0].color"),
+        (
+            {"phases": [{"id": "p", "steps": [{"id": "s", "description": []}]}]},
+            "definition.phases[0].steps[0].description",
+        ),
+        (
+            {"phases": [{"id": "p", "steps": [{"id": "s", "workflows": [{"path": 1}]}]}]},
+            "definition.phases[0].steps[0].workflows[0].path",
+        ),
+    ]:
+        body = assert_error(alice.post("/workflows", {"name": "x", "definition": wrong}), 400, "VALIDATION_ERROR")
+        assert body["details"]["field"] == field
 
 
 def test_draft_update_in_place(alice: Api) -> None:
@@ -76,7 +138,7 @@ def test_draft_update_in_place(alice: Api) -> None:
     response = alice.put(f"/workflows/{created['id']}", {"name": "renamed", "definition": definition("decision")})
     assert response.status_code == 200, response.text
     updated = response.json()
-    assert set(updated) == WORKFLOW_KEYS
+    assert set(updated) - OPTIONAL == WORKFLOW_KEYS
     assert (updated["name"], updated["version"], updated["status"]) == ("renamed", 1, "draft")
     assert updated["definition"] == definition("decision")
     assert alice.get(f"/workflows/{created['id']}/versions").json() == []
@@ -95,7 +157,8 @@ def test_published_update_stores_versions(alice: Api) -> None:
     assert alice.get(f"/workflows/{created['id']}").json()["definition"] == definition("documentation")
     versions = alice.get(f"/workflows/{created['id']}/versions").json()
     assert [v["version"] for v in versions] == [2, 1]
-    assert all(set(v) == VERSION_KEYS and v["workflowId"] == created["id"] for v in versions)
+    assert all(set(v) - OPTIONAL == VERSION_KEYS and v["workflowId"] == created["id"] for v in versions)
+    assert "changeDescription" not in versions[1]
     assert versions[0]["changeDescription"] == "docs step"
     first = alice.get(f"/workflows/versions/{versions[1]['id']}")
     assert first.status_code == 200 and first.json()["definition"] == definition()
@@ -131,7 +194,7 @@ def test_clone(alice: Api) -> None:
     clone = alice.post(f"/workflows/{created['id']}/clone", {"name": "mine", "description": "copy"})
     assert clone.status_code == 201, clone.text
     copy = clone.json()
-    assert set(copy) == WORKFLOW_KEYS and copy["id"] != created["id"]
+    assert set(copy) - OPTIONAL == WORKFLOW_KEYS and copy["id"] != created["id"]
     assert (copy["name"], copy["description"], copy["status"], copy["version"]) == ("mine", "copy", "draft", 1)
     assert copy["isTemplate"] is False and copy["definition"] == definition("decision")
     assert alice.get(f"/workflows/{copy['id']}/versions").json() == []
@@ -162,8 +225,10 @@ def test_template_is_seeded_and_protected(make_user: Any) -> None:
     templates = [w for w in newcomer.get("/workflows").json() if w["isTemplate"]]
     assert [t["id"] for t in templates] == [TEMPLATE_ID]
     template = templates[0]
-    assert (template["status"], template["organizationId"]) == ("published", None)
+    assert template["status"] == "published" and "organizationId" not in template
     phases = template["definition"]["phases"]
+    assert all(p["description"] and p["color"].startswith("#") for p in phases)
+    assert all(s["description"] for p in phases for s in p["steps"])
     assert [p["id"] for p in phases] == ["rapid-prototyping", "automated-qa", "continuous-optimization"]
     assert [[s["id"] for s in p["steps"]] for p in phases] == [
         ["trigger", "requirements", "design", "preview", "dogfooding", "acceptance-criteria", "ready-for-qa"],
@@ -268,7 +333,11 @@ def test_another_user_cannot_touch_it(alice: Api, bob: Api) -> None:
 def test_organization_is_chosen_among_the_callers(alice: Api, bob: Api) -> None:
     org = make_tree(alice).org
     created = create(alice, organizationId=org["id"])
-    assert_error(bob.post("/workflows", {"name": "x", "organizationId": org["id"]}), 404, "ORGANIZATION_NOT_FOUND")
+    assert_error(
+        bob.post("/workflows", {"name": "x", "definition": {}, "organizationId": org["id"]}),
+        404,
+        "ORGANIZATION_NOT_FOUND",
+    )
     assert bob.get(f"/workflows/{created['id']}").status_code == 404
 
 
@@ -382,3 +451,21 @@ def test_graphql_another_user_cannot_touch_it(alice: Api, bob: Api) -> None:
     assert_error(
         alice.put(f"/projects/{tree.project['id']}", {"workflowId": create(bob)["id"]}), 404, "WORKFLOW_NOT_FOUND"
     )
+
+
+def test_an_older_built_in_template_is_brought_up_to_date_at_start(fresh_server: Any, tmp_path: Any) -> None:
+    """A database seeded by an older server (phases without description or colour) gets this server's
+    built-in lifecycle as the template's next version; the earlier version stays as it was."""
+    data_dir = tmp_path / "template"
+    fresh_server(data_dir, CONTEXT_ENABLED="false").stop()
+    old = {"phases": [{"id": "rapid-prototyping", "title": "Rapid prototyping", "steps": []}], "transitions": []}
+    with sqlite3.connect(data_dir / "orchestrator.db") as db:
+        db.execute("UPDATE workflows SET definition = ? WHERE id = ?", (json.dumps(old), TEMPLATE_ID))
+        db.execute("UPDATE workflow_versions SET definition = ? WHERE workflow_id = ?", (json.dumps(old), TEMPLATE_ID))
+    live = fresh_server(data_dir, CONTEXT_ENABLED="false")
+    api = login_as(live, ADMIN_USERNAME, ADMIN_PASSWORD)
+    template = api.get(f"/workflows/{TEMPLATE_ID}").json()
+    assert template["version"] == 2 and template["definition"]["phases"][0]["color"].startswith("#")
+    versions = api.get(f"/workflows/{TEMPLATE_ID}/versions").json()
+    assert [v["version"] for v in versions] == [2, 1]
+    assert versions[1]["definition"]["phases"][0]["description"] == ""  # answered with the default, as stored

@@ -14,13 +14,14 @@ from sandbox.base import (
     SANDBOX_LABEL,
     FolderMapping,
     ImageNotFound,
+    NetworkPolicy,
     PortMapping,
     SandboxBackend,
     SandboxError,
     SandboxNotFound,
     SandboxUnavailable,
 )
-from sandbox.docker import CONTAINER_SOCKET, DockerBackend, _status, uses_own_init
+from sandbox.docker import CONTAINER_SOCKET, HOME, NETWORK_LABEL, DockerBackend, _status, uses_own_init
 from tests.sandbox.conftest import WORKDIR, Harness
 from tests.sandbox.util import collect
 
@@ -38,28 +39,59 @@ def free_port() -> int:
 
 
 def test_the_container_is_hardened_and_labelled(docker_harness: Harness) -> None:
+    """Every hardening setting, read back from the engine (OWASP's Docker rules), then checked from inside."""
+
     async def scenario(backend: SandboxBackend) -> None:
         info = await backend.create(docker_harness.spec())
         await backend.start(info.id)
         data = await container_data(docker_harness, info.id)
-        host = data["HostConfig"]
+        host, config = data["HostConfig"], data["Config"]
+        assert config["User"] == "1000:1000"
         assert host["Privileged"] is False
         assert host["SecurityOpt"] == ["no-new-privileges:true"]
         assert host["CapDrop"] == ["ALL"]
         assert not host["CapAdd"]
+        assert host["ReadonlyRootfs"] is True
+        assert set(host["Tmpfs"]) == {"/tmp", HOME}
+        assert "uid=1000,gid=1000,mode=0700" in host["Tmpfs"][HOME]
+        assert all("nosuid" in options and "size=" in options for options in host["Tmpfs"].values())
+        assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+        assert {limit["Name"]: (limit["Soft"], limit["Hard"]) for limit in host["Ulimits"]} == {
+            "nofile": (8192, 8192),
+            "nproc": (4096, 4096),
+        }
+        assert host["ExtraHosts"] == ["host.docker.internal:host-gateway"]
         assert host["Memory"] == 256 * 1024**2
         assert host["NanoCpus"] == 1_000_000_000
         assert host["PidsLimit"] == 512
-        assert host["NetworkMode"] != "host"
-        assert data["Config"]["Labels"] == {SANDBOX_LABEL: "true", PROJECT_LABEL: "project-1"}
-        assert data["Config"]["WorkingDir"] == WORKDIR
-        assert "GREETING=hello" in data["Config"]["Env"]
+        assert host["NetworkMode"] == "none", "a spec without a policy gets no network"
+        assert host["RestartPolicy"]["Name"] == "no"
+        assert config["Labels"] == {
+            SANDBOX_LABEL: "true",
+            PROJECT_LABEL: "project-1",
+            NETWORK_LABEL: '{"mode": "none", "allowedHosts": []}',
+        }
+        assert config["WorkingDir"] == WORKDIR
+        assert "GREETING=hello" in config["Env"] and f"HOME={HOME}" in config["Env"]
         assert host["Binds"] == [f"{docker_harness.project_dir}:{WORKDIR}"]
         assert not any(CONTAINER_SOCKET in mount["Destination"] for mount in data["Mounts"])
-        assert data["Config"]["Entrypoint"][:2] == ["/bin/sh", "-c"], "an image without an init gets the keepalive"
-        # The limits hold inside: no capabilities at all, even as root.
-        result = await collect(await backend.run(info.id, ["sh", "-c", "grep CapEff /proc/self/status"]))
-        assert result.stdout.split() == [b"CapEff:", b"0000000000000000"]
+        assert config["Entrypoint"][:2] == ["/bin/sh", "-c"], "an image without an init gets the keepalive"
+        # The same limits, seen from inside: no capabilities, a non-root user who owns what it writes,
+        # nothing writable but the project, /tmp and the home folder, and the host gateway's name resolves.
+        probe = (
+            "grep CapEff /proc/self/status; id -u; id -g; ulimit -n; ulimit -u; touch /etc/x /usr/x 2>&1;"
+            " touch /tmp/x $HOME/x && echo private-writable; echo made > made.txt; grep host.docker.internal /etc/hosts"
+        )
+        result = await collect(await backend.run(info.id, ["sh", "-c", probe]))
+        lines = result.stdout.decode().splitlines()
+        assert lines[0].split() == ["CapEff:", "0000000000000000"]
+        assert lines[1:5] == ["1000", "1000", "8192", "4096"]
+        assert sum("Read-only file system" in line for line in lines) == 2
+        assert "private-writable" in lines
+        assert lines[-1].endswith("host.docker.internal")
+        made = docker_harness.project_dir / "made.txt"
+        assert (made.stat().st_uid, made.stat().st_gid) == (1000, 1000)
+        assert (docker_harness.project_dir.stat().st_uid, docker_harness.project_dir.stat().st_gid) == (1000, 1000)
 
     docker_harness.run(scenario)
 
@@ -97,7 +129,9 @@ def test_folder_mappings_and_published_ports(docker_harness: Harness) -> None:
 
     async def scenario(backend: SandboxBackend) -> None:
         spec = docker_harness.spec(
-            folder_mappings=[FolderMapping(str(shared), "/srv/shared")], port_mappings=[PortMapping(port, 8080)]
+            folder_mappings=[FolderMapping(str(shared), "/srv/shared")],
+            port_mappings=[PortMapping(port, 8080)],
+            network=NetworkPolicy("open"),
         )
         info = await backend.start((await backend.create(spec)).id)
         assert list(info.ports) == [PortMapping(port, 8080, "tcp")]
@@ -158,7 +192,8 @@ def test_images(docker_harness: Harness) -> None:
 
 def test_a_missing_network_is_not_a_missing_image(docker_harness: Harness) -> None:
     async def scenario(backend: SandboxBackend) -> None:
-        info = await backend.create(docker_harness.spec())  # the engine checks the network on start
+        # the engine checks the network on start; only `open` sandboxes use the backend's network
+        info = await backend.create(docker_harness.spec(network=NetworkPolicy("open")))
         with pytest.raises(SandboxError, match="no-such-network") as raised:
             await backend.start(info.id)
         assert not isinstance(raised.value, (ImageNotFound, SandboxNotFound))

@@ -17,6 +17,12 @@ async function setEditor(selector, text) {
 const responseText = () =>
   page.evaluate(() => document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue() || "");
 
+// GraphiQL learns the operation's name from the editor a moment after it changes; running before then
+// would send the previous operation's name. It keeps its tabs' state in localStorage: wait for the name there.
+async function waitForOperation(name) {
+  await page.waitForFunction((n) => (localStorage.getItem("graphiql:tabState") || "").includes(`"operationName":"${n}"`), name);
+}
+
 async function run() {
   await page.getByRole("button", { name: /Execute query/ }).click();
 }
@@ -29,6 +35,7 @@ try {
   await setEditor(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror", headers);
 
   await setEditor(".graphiql-query-editor .CodeMirror", "query Me { me { username } }");
+  await waitForOperation("Me");
   await run();
   await page.waitForFunction(() => (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue() || "").includes("username"));
   const queryResult = JSON.parse(await responseText());
@@ -37,6 +44,7 @@ try {
   const subscription = `subscription Follow { projectEvents(projectId: "${projectId}", after: "0") {
     __typename ... on Event { id type } ... on TaskOutput { text } } }`;
   await setEditor(".graphiql-query-editor .CodeMirror", subscription);
+  await waitForOperation("Follow");
   await run();
   const queued = await fetch(`${url}/api/projects/${process.env.PROJECT_DATABASE_ID}/tasks/adhoc`, {
     method: "POST",
@@ -59,7 +67,7 @@ try {
   }
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ queryResult, shown: [...shown], blocked, problems }));
+  console.log(JSON.stringify({ queryResult, shown: [...shown], blocked, problems, last: await responseText() }));
 } finally {
   await browser.close();
 }

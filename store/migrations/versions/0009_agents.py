@@ -1,7 +1,7 @@
 """agents: sessions, usage, budgets, worktrees
 
-Revision ID: 0008_agents
-Revises: 0007_secrets
+Revision ID: 0009_agents
+Revises: 0008_network
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_agents'
-down_revision = '0007_secrets'
+revision = '0009_agents'
+down_revision = '0008_network'
 branch_labels = None
 depends_on = None
 
