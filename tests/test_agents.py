@@ -88,7 +88,7 @@ def test_a_claude_task_streams_typed_steps_and_records_its_usage(
     assert steps[2]["input"] == {"file_path": "notes/plan.md", "content": "the plan"}
     page = sandbox_owner.get(f"/projects/{project.id}/tasks/{task['id']}/agent-steps?after=2&limit=2").json()
     assert page["total"] == len(steps) and [step["index"] for step in page["steps"]] == [3, 4]
-    listed = sandbox_owner.get(f"/projects/{project.id}/tasks").json()["tasks"][0]
+    listed = sandbox_owner.get(f"/projects/{project.id}/tasks").json()[0]
     assert listed["usage"] == usage and listed["sessionId"] == task["sessionId"] and "agentSteps" not in listed
 
 
@@ -215,7 +215,7 @@ def test_malformed_and_plain_output_falls_back_to_text(
             sandbox_owner, project.id, submit(sandbox_owner, project.id, "!say in text mode", "claude")
         )
     assert texts["status"] == "completed" and texts["terminalOutput"] == "in text mode\n"
-    assert texts["sessionId"] is None and texts["agentSteps"] == [] and texts["usage"]["totalTokens"] == 0
+    assert "sessionId" not in texts and texts["agentSteps"] == [] and texts["usage"]["totalTokens"] == 0
     refused = sandbox_owner.post(f"/projects/{project.id}/tasks/{texts['id']}/dialog", {"message": "more"})
     assert refused.status_code == 400 and "no agent session" in refused.json()["message"]
 
