@@ -188,6 +188,11 @@ def test_a_follow_up_resumes_the_same_session_and_the_chain_is_kept(
     bash = wait_for_task(sandbox_owner, project.id, submit(sandbox_owner, project.id, "echo hi"))
     refused = sandbox_owner.post(f"{base}/{bash['id']}/dialog", {"message": "more"})
     assert refused.status_code == 400 and "bash" in refused.json()["message"]
+    kept = sandbox_owner.post(f"{base}/{bash['id']}/dialog", {"content": "user: more\nai: done"})
+    assert kept.status_code == 201 and kept.json()["status"] == "completed", "a bash task's dialog is kept as before"
+    memory = kept.json()["memory"]
+    assert (memory["id"], memory["memory"]) == (kept.json()["operationId"], "user: more\nai: done")
+    assert "taskId" not in kept.json(), "nothing was queued"
     running = submit(sandbox_owner, project.id, "sleep 20")
     wait_for_task(sandbox_owner, project.id, running, ("running",))
     with fake_agents(sandbox_server, project.folder):
