@@ -14,24 +14,25 @@ from resolvers.validation import UNSET
 from store.models import AgentStep, Task
 
 MAX_PAGE = 500
+MAX_AFTER = 2**31 - 1
 STEP_ORDER = Ordering("agent-steps", ((AgentStep.seq, False), (AgentStep.id, False)))
 
 
-def _number(field: str, value: object, default: int, cap: int | None = None) -> int:
-    if value is None or value is UNSET or value == "":
+def _number(field: str, value: object, default: int, low: int, high: int) -> int:
+    if value is None or value is UNSET:
         return default
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise invalid(field, "must be a non-negative whole number")
-    return min(value, cap) if cap else value
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise invalid(field, f"must be a whole number from {low} to {high}")
+    return value
 
 
 async def list_steps(
     rt: Runtime, caller: Caller, project_id: str | None, task_id: str, after: object = None, limit: object = None
 ) -> tuple[Sequence[AgentStep], int]:
     """The task's steps after step number `after` (0: from the first), up to `limit`, and how many it has."""
-    start, size = _number("after", after, 0), _number("limit", limit, 100, MAX_PAGE)
+    start, size = _number("after", after, 0, 0, MAX_AFTER), _number("limit", limit, 100, 1, MAX_PAGE)
     async with rt.db.read() as session:
         task = await visible_task(session, caller, project_id, task_id)
         total = await session.scalar(select(func.count()).where(AgentStep.task_id == task.id)) or 0

@@ -220,7 +220,7 @@ class UsageReport:
 
 
 def _day(field: str, value: object) -> str | None:
-    if value is None or value is UNSET or value == "":
+    if value is None or value is UNSET:
         return None
     if isinstance(value, date | datetime):
         return value.isoformat()[:10]

@@ -6,10 +6,11 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import Field, WithJsonSchema
 from typing_extensions import TypedDict
 
+from resolvers.agent_steps import MAX_AFTER, MAX_PAGE
 from resolvers.budgets import MAX_TOKENS, MAX_USD, PERIODS
 from resolvers.git_diff import STATUSES
 from resolvers.worktrees import ISOLATIONS, STRATEGIES
-from rest_compat.spec import Offset, Timestamp, between
+from rest_compat.spec import Timestamp, between
 
 Isolation = Literal[ISOLATIONS]
 BudgetPeriod = Literal[PERIODS]
@@ -93,10 +94,10 @@ class AgentStep(TypedDict):
 
 
 class AgentStepsQuery(TypedDict, total=False):
-    after: Offset
-    """The step number to start after (0: from the first)."""
-    limit: between(0, 2**31 - 1)
-    """How many (500 at most; 0 or none: 100)."""
+    after: between(0, MAX_AFTER)
+    """The step number to start after (0, the default: from the first)."""
+    limit: between(1, MAX_PAGE)
+    """How many (100 unless given)."""
 
 
 class AgentStepsResponse(TypedDict):
