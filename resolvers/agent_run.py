@@ -36,6 +36,7 @@ MAX_STORED_STEPS = 5000
 
 
 def usage_fields(totals: Totals) -> dict[str, Any]:
+    """Tokens and cost as events and REST answers name them."""
     return {
         "inputTokens": totals.input_tokens,
         "outputTokens": totals.output_tokens,

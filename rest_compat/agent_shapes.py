@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers.agent_run import usage_fields
 from resolvers.budgets import BudgetView, budget_json
 from resolvers.usage import Totals, UsageReport
 from resolvers.worktrees import TaskWork
@@ -11,23 +12,11 @@ from rest_compat.shapes import iso
 from store.models import AgentStep, Task, TaskDiff, Worktree
 
 
-def totals_json(totals: Totals) -> dict[str, Any]:
-    return {
-        "inputTokens": totals.input_tokens,
-        "outputTokens": totals.output_tokens,
-        "cacheReadTokens": totals.cache_read_tokens,
-        "cacheWriteTokens": totals.cache_write_tokens,
-        "totalTokens": totals.total_tokens,
-        "costUsd": round(totals.cost_usd, 6),
-        "costSource": totals.cost_source,
-    }
-
-
 def task_usage_json(task: Task) -> dict[str, Any]:
     totals = Totals(
         task.input_tokens, task.output_tokens, task.cache_read_tokens, task.cache_write_tokens, task.cost_usd
     )
-    return {"model": task.model, **totals_json(totals), "costSource": task.cost_source}
+    return {"model": task.model, **usage_fields(totals), "costSource": task.cost_source}
 
 
 def worktree_json(worktree: Worktree) -> dict[str, Any]:
@@ -99,16 +88,16 @@ def report_json(report: UsageReport) -> dict[str, Any]:
         "scopeId": report.scope_id,
         "from": report.since,
         "to": report.until,
-        "total": totals_json(report.total),
+        "total": usage_fields(report.total),
         "days": [
             {
                 "day": day.day,
-                **totals_json(day.totals),
-                "models": [{"model": m.model, **totals_json(m.totals)} for m in day.models],
+                **usage_fields(day.totals),
+                "models": [{"model": m.model, **usage_fields(m.totals)} for m in day.models],
             }
             for day in report.days
         ],
-        "models": [{"model": m.model, **totals_json(m.totals)} for m in report.models],
+        "models": [{"model": m.model, **usage_fields(m.totals)} for m in report.models],
     }
 
 

@@ -3,7 +3,6 @@ from the event log, and projects whose folder is a git repository."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from tests.conftest import Api, LiveServer, make_tree
 from tests.image_extras import AGENT_NAMES, FAKE_AGENT
 from tests.test_flexy import create_sandbox
 from tests.test_progress import progress_url
-from tests.test_tasks import Project, project_folder
+from tests.test_tasks import Project, project_folder, task_settings
 
 TASK_ENDS = ("task_completed", "task_failed", "task_cancelled")
 
@@ -39,12 +38,8 @@ def fake_agents(server: LiveServer, folder: Path) -> Iterator[None]:
         script.chmod(0o755)
         template = getattr(server.settings, f"task_command_{name}")
         changes[f"task_command_{name}"] = template.replace(name, str(script), 1)
-    original = server.runtime.settings
-    server.runtime.settings = dataclasses.replace(original, **changes)
-    try:
+    with task_settings(server, **changes):
         yield
-    finally:
-        server.runtime.settings = original
 
 
 def task_events(
