@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers import log_redaction, users, workflows
+from resolvers import log_redaction, users, workflows, worktrees
 from resolvers.execution_engine import ExecutionEngine
 from resolvers.rate_limit import Admission
 from resolvers.runtime import Runtime
@@ -207,6 +207,7 @@ def create_app(settings: Settings) -> Starlette:
             await workflows.seed_template(rt)
             rt.memory.start()
             pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
+            cleaning = asyncio.create_task(worktrees.cleanup_forever(rt), name="worktree-cleanup")
             app.state.runtime = rt
             log.info(
                 "serving on http://%s:%s (REST /api and /, GraphQL /graphql, sandboxes: %s)",
@@ -219,6 +220,7 @@ def create_app(settings: Settings) -> Starlette:
                     yield {"runtime": rt, "proxy_client": proxy_client}
             finally:
                 pruning.cancel()
+                cleaning.cancel()
                 await rt.executions.shutdown()
                 await rt.tasks.shutdown()
                 await rt.operations.shutdown()
