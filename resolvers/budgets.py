@@ -141,8 +141,11 @@ def _usd(value: object) -> float:
 
 
 def _tokens(value: object) -> int | None:
+    """A whole number; JSON's 5.0 is one too (JSON Schema's `integer` says so)."""
     if value is None or value is UNSET:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TOKENS:
         raise invalid("limitTokens", "must be a whole number of tokens above 0, or null")
     return value
