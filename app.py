@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers import log_redaction, sandbox_hosts, telemetry, users, workflows
+from resolvers import log_redaction, sandbox_hosts, telemetry, users, workflows, worktrees
 from resolvers.cluster import Cluster, new_replica_id
 from resolvers.execution_engine import ExecutionEngine
 from resolvers.rate_limit import Admission
@@ -252,6 +252,7 @@ def create_app(settings: Settings) -> Starlette:
             sandbox_hosts.connect(rt)
             rt.memory.start()
             pruning = asyncio.create_task(rt.events.prune_forever(), name="event-pruning")
+            cleaning = asyncio.create_task(worktrees.cleanup_forever(rt), name="worktree-cleanup")
             app.state.runtime = rt
             log.info(
                 "replica %s serving on http://%s:%s (REST /api and /, GraphQL /graphql, sandboxes: %s, events: %s)",
@@ -266,6 +267,7 @@ def create_app(settings: Settings) -> Starlette:
                     yield {"runtime": rt, "proxy_client": proxy_client}
             finally:
                 pruning.cancel()
+                cleaning.cancel()
                 await rt.executions.shutdown()
                 await rt.tasks.shutdown()
                 await rt.operations.shutdown()

@@ -43,7 +43,8 @@ MODEL_API_HOSTS: dict[str, tuple[str, ...]] = {
 
 # A label: 1 to 63 characters, no hyphen at either end. No look-around: the OpenAPI pattern is this one too.
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-HOST_ENTRY = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?")
+_PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"  # 1 to 65535
+HOST_ENTRY = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*(:{_PORT})?")
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,7 @@ def validate_hosts(value: object, field: str = "allowedHosts") -> tuple[str, ...
         if "://" in entry or "/" in entry:
             raise invalid(path, f"must be a host name (optionally :port), not a URL: {raw[:100]!r}")
         if len(entry) > 259 or not HOST_ENTRY.fullmatch(entry):
-            raise invalid(path, f"is not a valid host name (name, *.domain, optionally :port): {raw[:100]!r}")
-        if ":" in entry and not 0 < int(entry.rpartition(":")[2]) < 65536:
-            raise invalid(path, "has a port outside 1 to 65535")
+            raise invalid(path, f"is not a valid host name (name, *.domain, optionally :port 1-65535): {raw[:100]!r}")
         hosts.append(entry)
     return tuple(dict.fromkeys(hosts))
 

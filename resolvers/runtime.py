@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -46,6 +47,8 @@ class Runtime:
     auth_cache: AuthCache = field(default_factory=AuthCache)
     storage: StorageState = field(default_factory=StorageState)
     started_at: float = field(default_factory=time.monotonic)
+    git_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    """One per project: git work on a project's repository (worktrees, merges) goes one at a time."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Each change of an operation (a step starting or ending, the end) is stored and a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ def _progress(message: str, current: int, total: int) -> dict[str, Any]:
         "total": total,
         "current": current,
     }
+
+
+class _Gone(Exception):
+    """The operation's record was deleted (with its project) while it ran: there is nothing left to update."""
 
 
 class SandboxOperations:
@@ -122,7 +127,8 @@ class SandboxOperations:
     async def _change(self, operation_id: str, change: Callable[[SandboxOperation], None]) -> SandboxOperation:
         async with writing(self.rt) as session:
             operation = await session.get(SandboxOperation, operation_id)
-            assert operation is not None
+            if operation is None:
+                raise _Gone
             change(operation)
         await self._announce(operation)
         return operation
@@ -142,6 +148,10 @@ class SandboxOperations:
         )
 
     async def _run(self, operation_id: str, plan: Sequence[Step]) -> None:
+        with contextlib.suppress(_Gone):
+            await self._steps(operation_id, plan)
+
+    async def _steps(self, operation_id: str, plan: Sequence[Step]) -> None:
         try:
             for index, step in enumerate(plan):
                 await self._change(operation_id, lambda op, s=step, i=index: _begin_step(op, i, s, len(plan)))
@@ -157,6 +167,8 @@ class SandboxOperations:
             else:
                 finish = lambda op: _finish(op, "cancelled", None, "Cancelled")  # noqa: E731
             await asyncio.shield(self._change(operation_id, finish))
+        except _Gone:
+            raise
         except Exception as error:  # record any surprise on the operation instead of losing it
             log.exception("sandbox operation %s failed", operation_id)
             reason = f"Unexpected error: {error}"

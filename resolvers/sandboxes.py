@@ -232,6 +232,15 @@ async def perform(rt: Runtime, record: Sandbox, action: str) -> SandboxInfo:
     return live
 
 
+async def ensure_running(rt: Runtime, record: Sandbox) -> None:
+    """Start the sandbox when it is not running; 404 when the backend no longer has it."""
+    live = await live_state(rt, record.id)
+    if live is None:
+        raise DomainError("CONTAINER_NOT_FOUND", f"Sandbox {record.id} no longer exists")
+    if live.status != "running":
+        await perform(rt, record, "start")
+
+
 async def delete_sandbox(rt: Runtime, caller: Caller, sandbox_id: str) -> None:
     async with rt.db.read() as session:
         record, *_ = await visible_sandbox(session, caller, sandbox_id)

@@ -1,38 +1,25 @@
-"""What running one task needs besides the scheduler: its argv, its bounded output, its artifacts."""
+"""What running one task needs besides the scheduler: its bounded output, its artifacts."""
 
 from __future__ import annotations
 
 import codecs
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from resolvers.secret_masking import Masker, StreamMasker
-from store.config import Settings
-from store.models import utcnow
+from store.models import Sandbox, utcnow
 
-TASK_TYPES = ("claude", "qwen", "bash")
 OUTPUT_LIMIT = 256 * 1024
 """Characters of terminal output kept per task; beyond it the oldest part is cut (and the cut marked)."""
 STDERR_TAIL = 2000
-SKIPPED_FOLDERS = frozenset({".git", "node_modules", "__pycache__"})
+SKIPPED_FOLDERS = frozenset({".git", ".orchestrator", "node_modules", "__pycache__"})
+"""Not looked at for artifacts; `.orchestrator` holds the agents' home and the tasks' worktrees."""
 
 Snapshot = dict[str, tuple[int, int]]
 """Relative path → (size, mtime in ns) of every file in a project folder."""
-
-
-def command_argv(settings: Settings, task_type: str, prompt: str) -> list[str]:
-    """The configured template split into argv; `{prompt}` is replaced inside single arguments only,
-    so the prompt stays one argument and never meets a shell's parser."""
-    template = {
-        "claude": settings.task_command_claude,
-        "qwen": settings.task_command_qwen,
-        "bash": settings.task_command_bash,
-    }[task_type]
-    return [part.replace("{prompt}", prompt) for part in shlex.split(template)]
 
 
 @dataclass
@@ -108,3 +95,11 @@ def host_folder(folder_mapping: str, workdir: str) -> Path:
     suffix = f":{workdir}"
     host = folder_mapping[: -len(suffix)] if folder_mapping.endswith(suffix) else folder_mapping.split(":", 1)[0]
     return Path(host)
+
+
+def sandbox_folder(record: Sandbox) -> str:
+    """The project folder as commands in its sandbox see it: the container's path on Docker; on the local
+    backend, which runs commands in the folder itself, its path on this host."""
+    if record.backend == "local":
+        return str(host_folder(record.folder_mapping, record.workdir))
+    return record.workdir

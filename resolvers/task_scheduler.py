@@ -21,13 +21,14 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from resolvers import sandboxes, secrets, task_context
+from resolvers import budgets, sandboxes, task_context, task_launch
+from resolvers.budgets import BudgetExceeded
 from resolvers.cluster import is_lost_replica
 from resolvers.errors import DomainError
 from resolvers.runtime import Runtime
-from resolvers.secret_masking import Masker
 from resolvers.storage import full_storage_reason, until_stored
-from resolvers.task_runner import OutputBuffer, artifacts_between, command_argv, host_folder, snapshot
+from resolvers.task_launch import Launch
+from resolvers.task_runner import OutputBuffer, artifacts_between, snapshot
 from resolvers.tx import writing
 from sandbox._command import KILLED_EXIT_CODE, NOT_FOUND_EXIT_CODE
 from sandbox.base import RunningCommand, SandboxUnavailable
@@ -292,79 +293,82 @@ class TaskScheduler:
         started = time.monotonic()
         buffer = OutputBuffer()
         task: Task | None = None
+        launch: Launch | None = None
         try:
             async with self.rt.db.read() as session:
                 task = await session.get(Task, task_id)
                 record = await session.scalar(select(Sandbox).where(Sandbox.project_id == project_id))
             if task is None:
                 return
-            started_task = task
-            await self._stored(
-                f"the start of task {task_id}",
-                lambda: self._event(started_task, "task_started", task=started_task.title),
+            record = await self._begin(task, record)
+            launch = await task_launch.prepare(
+                self.rt, task, record, partial(self._live_event, task), self._best_effort
             )
-            await self._stored(f"the start of task {task_id}", lambda: self._step_progress(started_task, "running", 0))
-            if record is None:
-                raise DomainError("CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox")
-            await self._ensure_running(record)
-            folder = host_folder(record.folder_mapping, record.workdir)
-            before = await asyncio.to_thread(snapshot, folder)
-            argv = command_argv(self.rt.settings, task.task_type, await task_context.prompt_with_context(self.rt, task))
-            environment = await secrets.task_environment(self.rt, project_id)
-            buffer.masker = Masker(environment.values())
+            buffer.masker = launch.masker
+            before = await asyncio.to_thread(snapshot, launch.folder)
             timeout = self.rt.settings.task_timeout_seconds
             with sandboxes.backend_errors(record.id):
-                command = await self.rt.backend.run(record.id, argv, env=environment, timeout=timeout)
-            exit_code = await self._stream(task, command, buffer)
-            artifacts = artifacts_between(before, await asyncio.to_thread(snapshot, folder))
+                command = await self.rt.backend.run(record.id, launch.argv, env=launch.env, timeout=timeout)
+            exit_code = await self._stream(task, command, buffer, launch)
+            artifacts = artifacts_between(before, await asyncio.to_thread(snapshot, launch.folder))
             for artifact in artifacts:
                 await self._stored(
                     f"an artifact of task {task_id}", partial(self._event, task, "artifact", artifact=artifact)
                 )
-            error = None if exit_code == 0 else _failure(argv[0], exit_code, command.timed_out, timeout, buffer)
-            await self._end(task, started, buffer, exit_code=exit_code, artifacts=artifacts, error=error)
+            error = launch.failure()
+            if exit_code != 0:
+                error = error or _failure(launch.program, exit_code, command.timed_out, timeout, buffer)
+            await self._end(task, started, buffer, launch, exit_code=exit_code, artifacts=artifacts, error=error)
         except asyncio.CancelledError:
             error = self._aborts.pop(task_id, None) or (INTERRUPTED if self._stopping else None)
             status = "failed" if error else "cancelled"
-            await asyncio.shield(self._end(task, started, buffer, status=status, error=error))
+            await asyncio.shield(self._end(task, started, buffer, launch, status=status, error=error))
+        except BudgetExceeded as refusal:
+            await self._end(task, started, buffer, launch, status="cancelled", error=refusal.message)
         except SandboxUnavailable as failure:  # its sandbox host stopped answering mid-run
-            await self._end(task, started, buffer, error=str(failure))
+            await self._end(task, started, buffer, launch, error=str(failure))
         except DomainError as failure:
-            await self._end(task, started, buffer, error=failure.message)
+            await self._end(task, started, buffer, launch, error=failure.message)
         except Exception as failure:  # record any surprise on the task instead of leaving it running
             if (reason := full_storage_reason(failure)) is not None:
-                await self._end(task, started, buffer, error=f"The server's storage was full: {reason}")
+                await self._end(task, started, buffer, launch, error=f"The server's storage was full: {reason}")
             else:
                 log.exception("task %s failed", task_id)
-                await self._end(task, started, buffer, error=f"Unexpected error: {failure}")
+                await self._end(task, started, buffer, launch, error=f"Unexpected error: {failure}")
         finally:
             self._running.pop(task_id, None)
             self._project_of.pop(task_id, None)
             self._forget_lease(task_id)
             self.wake_soon(project_id)
 
-    async def _ensure_running(self, record: Sandbox) -> None:
-        live = await sandboxes.live_state(self.rt, record.id)
-        if live is None:
-            raise DomainError("CONTAINER_NOT_FOUND", f"Sandbox {record.id} no longer exists")
-        if live.status != "running":
-            await sandboxes.perform(self.rt, record, "start")
+    async def _begin(self, task: Task, record: Sandbox | None) -> Sandbox:
+        """Announce the task's start; DomainError when its project has no sandbox, BudgetExceeded when a
+        budget over it is spent."""
+        what = f"the start of task {task.id}"
+        await self._stored(what, lambda: self._event(task, "task_started", task=task.title))
+        await self._stored(what, lambda: self._step_progress(task, "running", 0))
+        if record is None:
+            raise DomainError("CONTAINER_NOT_FOUND", f"Project {task.project_id} has no sandbox")
+        await budgets.refuse_if_spent(self.rt, task.project_id, task.task_type, task.id)
+        await sandboxes.ensure_running(self.rt, record)
+        return record
 
-    async def _stream(self, task: Task, command: RunningCommand, buffer: OutputBuffer) -> int:
-        """Announce each chunk as it arrives; keep the output so far on the record about once a second."""
+    async def _stream(self, task: Task, command: RunningCommand, buffer: OutputBuffer, launch: Launch) -> int:
+        """Announce each chunk as it arrives (an agent's as its readable steps, with its typed events); keep the
+        output so far on the record about once a second."""
         flushed = time.monotonic()
         try:
             async for chunk in command.output():
-                text = buffer.add(chunk.stream, chunk.data)
+                text = buffer.add(chunk.stream, await launch.feed(chunk.stream, chunk.data))
                 if text:
                     await self._best_effort(self._event(task, "output", output=text))
                 if time.monotonic() - flushed > FLUSH_SECONDS:
                     flushed = time.monotonic()
                     await self._best_effort(self._save(task.id, terminal_output=buffer.kept()))
-            if held := buffer.finish():
+            if held := buffer.add("stdout", await launch.finish()) + buffer.finish():
                 await self._best_effort(self._event(task, "output", output=held))
             return await command.wait()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, BudgetExceeded):
             await asyncio.shield(command.kill())
             raise
 
@@ -409,6 +413,10 @@ class TaskScheduler:
         self._gone.discard(task_id)
         self._aborts.pop(task_id, None)
 
+    async def _live_event(self, subject: Task, type: str, **fields: Any) -> None:
+        """An event while the task runs, skipped on a full disk (as live output is)."""
+        await self._best_effort(self._event(subject, type, **fields))
+
     async def _step_progress(self, task: Task, status: str, progress: int) -> None:
         """For a workflow-step task: its step's state, in the SDK's words (`running`, not `in-progress`)."""
         if not task.is_adhoc:
@@ -416,13 +424,15 @@ class TaskScheduler:
                 task, "step_progress", stepId=task.step_id, step=task.title, status=status, progress=progress
             )
 
-    async def _end(self, task: Task | None, started: float, buffer: OutputBuffer, **outcome: Any) -> None:
+    async def _end(
+        self, task: Task | None, started: float, buffer: OutputBuffer, launch: Launch | None, **outcome: Any
+    ) -> None:
         """Record the task's end; a failure to (the server stopping on a full disk) is logged, never raised
         out of the task's runner, and the next start fails the task as interrupted."""
         if task is not None and task.id in self._gone:
             return  # another replica decided this task's end
         try:
-            await self._finish(task, started, buffer, **outcome)
+            await self._finish(task, started, buffer, launch, **outcome)
         except LeaseGone:
             return
         except Exception:
@@ -433,6 +443,7 @@ class TaskScheduler:
         task: Task | None,
         started: float,
         buffer: OutputBuffer,
+        launch: Launch | None,
         *,
         status: str | None = None,
         error: str | None = None,
@@ -451,6 +462,8 @@ class TaskScheduler:
         # Its output events are appended without waiting, fenced by the lease that the end lets go: they must
         # be in the log before it, or they would be refused as late writes.
         await self.rt.events.flush()
+        if launch is not None:
+            await self._stored(what, lambda: launch.settle(self.rt, task, self._stopping))
         await self._stored(
             what,
             lambda: self._save(
@@ -479,7 +492,8 @@ class TaskScheduler:
                     what, lambda: self._event(task, "task_failed", task=task.title, error=error, output=output)
                 )
             else:
-                await self._stored(what, lambda: self._event(task, "task_cancelled", task=task.title))
+                reason = {"error": error} if error else {}
+                await self._stored(what, lambda: self._event(task, "task_cancelled", task=task.title, **reason))
         finally:
             self._announce_end(task.id)  # after its events, so a waiting execution's events follow them
 

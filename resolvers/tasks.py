@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers import events, telemetry, workflows
+from resolvers import budgets, events, telemetry, workflows, worktrees
 from resolvers.access import in_visible_project, visible_project, visible_task
+from resolvers.agents import TASK_TYPES
 from resolvers.errors import DomainError, invalid
 from resolvers.events import StoredEvent
 from resolvers.execution_plan import StepWork, find_step, step_work
@@ -19,7 +20,6 @@ from resolvers.pages import Listing, Ordering
 from resolvers.runtime import Caller, Runtime
 from resolvers.storage import full_storage_reason
 from resolvers.task_context import check_context_memories, visible_memory_ids
-from resolvers.task_runner import TASK_TYPES
 from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
 from resolvers.validation import MAX_OFFSET, UNSET, one_of, optional_object, optional_text, required_text, whole_number
@@ -75,6 +75,7 @@ async def execute_adhoc_task(
     parameters: object = None,
     task_type: object = None,
     context_memory_ids: object = None,
+    isolation: object = None,
 ) -> Task:
     """Validate, queue and announce an ad-hoc task; the scheduler starts it when the project has room."""
     task = Task(
@@ -89,7 +90,7 @@ async def execute_adhoc_task(
     project, _ = await _project_sandbox(rt, caller, project_id)
     await check_context_memories(rt, caller, task.context_memory_ids)
     kind = _default_type(project) if task_type in (None, UNSET, "") else one_of("taskType", task_type, TASK_TYPES)
-    return await _queue(rt, caller, project_id, task, kind)
+    return await _queue(rt, caller, project_id, task, kind, isolation)
 
 
 async def _bound_definition(session: AsyncSession, caller: Caller, project: Project) -> dict[str, Any]:
@@ -176,13 +177,13 @@ async def rerun_task(rt: Runtime, caller: Caller, task_id: str) -> Task:
         is_adhoc=original.is_adhoc,
         context_memory_ids=memory_ids or None,
     )
-    return await _queue(rt, caller, original.project_id, task, original.task_type)
+    return await _queue(rt, caller, original.project_id, task, original.task_type, original.isolation)
 
 
-async def _queue(rt: Runtime, caller: Caller, project_id: str, task: Task, kind: str) -> Task:
+async def _queue(rt: Runtime, caller: Caller, project_id: str, task: Task, kind: str, isolation: object = None) -> Task:
     """Queue a validated task in the project's sandbox and announce it; 404 when the project has no sandbox."""
     _, record = await _project_sandbox(rt, caller, project_id)
-    return await enqueue(rt, project_id, record, task, kind, caller.user_id)
+    return await enqueue(rt, project_id, record, task, kind, caller.user_id, isolation)
 
 
 async def enqueue(
@@ -192,14 +193,18 @@ async def enqueue(
     task: Task,
     kind: str,
     user_id: str | None,
+    isolation: object = None,
     lease: Lease | None = None,
 ) -> Task:
-    """Queue a task in a sandbox whose project's access is already settled; 404 without a sandbox. With
-    `lease` (an execution's driver queueing a step), only while that lease holds the execution."""
+    """Queue a task in a sandbox whose project's access is already settled; 404 without a sandbox, 402 when a
+    budget over the project is spent (agent tasks), 400 for a worktree outside a git repository. With `lease`
+    (an execution's driver queueing a step), only while that lease holds the execution."""
     if record is None:
         raise DomainError(
             "CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox to run tasks in", {"projectId": project_id}
         )
+    task.isolation = await worktrees.isolation_for(rt, project_id, record, isolation)
+    await budgets.refuse_if_spent(rt, project_id, kind)
     task.project_id, task.sandbox_id, task.task_type = project_id, record.id, kind
     task.status, task.user_id = "queued", user_id
     task.trace_context = telemetry.current_trace_context()

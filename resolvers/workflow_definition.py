@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers.agents import TASK_TYPES
 from resolvers.errors import invalid
-from resolvers.task_runner import TASK_TYPES
 
 STEP_TYPES = ("process", "milestone", "decision", "documentation")
 TRANSITION_TYPES = ("forward", "feedback", "loop")

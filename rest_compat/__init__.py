@@ -10,6 +10,7 @@ from starlette.routing import Mount, Router
 from starlette.types import ASGIApp
 
 from rest_compat import (
+    agent_routes,
     auth_routes,
     batch_routes,
     companion_routes,
@@ -25,6 +26,7 @@ from rest_compat import (
     task_context_routes,
     task_routes,
     tree_routes,
+    usage_routes,
     workflow_routes,
 )
 from rest_compat.body_limit import BodyLimit, rest_limits, rest_too_large
@@ -40,6 +42,7 @@ API_ROUTES: list[ApiRoute] = [
     *misc_routes.routes,
     *flexy_routes.routes,
     *task_context_routes.routes,
+    *agent_routes.routes,
     *task_routes.routes,
     *execution_routes.routes,
     *workflow_routes.routes,
@@ -48,6 +51,7 @@ API_ROUTES: list[ApiRoute] = [
     *memory_routes.routes,
     *secret_routes.routes,
     *network_routes.routes,
+    *usage_routes.routes,
 ]
 """Every operation, in matching order: a path is matched before any later, more general one."""
 

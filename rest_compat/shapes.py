@@ -162,7 +162,8 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-def task_json(task: Task, usage: ContextUsage) -> tasks.TaskRecord:
+def task_json(task: Task, usage: ContextUsage, agent: dict[str, Any]) -> tasks.TaskRecord:
+    """A task record; `agent` adds its usage, session, conversation and worktree (`agent_shapes.agent_json`)."""
     return fit(
         tasks.TaskRecord,
         id=task.id,
@@ -190,4 +191,5 @@ def task_json(task: Task, usage: ContextUsage) -> tasks.TaskRecord:
         executionId=task.execution_id,
         generatedMemoryId=usage.generated_memory_id,
         contextUsage={"retrieved": usage.retrieved, "injected": usage.injected, "generated": usage.generated},
+        **agent,
     )

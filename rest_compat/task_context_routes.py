@@ -1,4 +1,5 @@
-"""Task context over REST (operations 46-48) and dialog capture (89)."""
+"""Task context over REST (operations 46-48), dialog capture (89), and the dialog path that continues an agent
+task's conversation."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from resolvers import memory_search, task_context
+from resolvers import conversations, memory_search, task_context
 from resolvers.runtime import Caller
 from rest_compat.http import endpoint, field, read_body, runtime
 from rest_compat.memory_shapes import memory_json
+from rest_compat.spec import fit
 from rest_compat.spec.memories import Memory
 from rest_compat.spec.tasks import (
     CaptureTaskDialogRequest,
@@ -22,6 +24,7 @@ from rest_compat.spec.tasks import (
     SaveTaskOutputResponse,
     TaskContextResponse,
 )
+from store.models import Task
 
 
 def relevant_json(hits: list[memory_search.Hit]) -> GetRelevantContextResponse:
@@ -148,18 +151,41 @@ async def capture_task_dialog(request: Request, caller: Caller) -> Any:
     response=DialogResponse,
 )
 async def capture_dialog(request: Request, caller: Caller) -> Any:
-    """Keep a task's dialog as its `task-dialog` memory (the SDK's form of operation 89)"""
+    """Continue an agent task's conversation, or keep a task's dialog as its memory
+
+    A `message`, or `content` sent to an agent task (claude, qwen, gemini, codex), queues a follow-up task that
+    resumes the task's agent session (`operationId` and `taskId` are the follow-up's). `content` sent to a bash
+    task is kept as its `task-dialog` memory (the SDK's form of operation 89; `operationId` is the memory's).
+    """
     body = await read_body(request)
     path = request.path_params
-    memory = await task_context.capture_task_dialog(
-        runtime(request), caller, path["taskId"], path["projectId"], field(body, "content"), field(body, "metadata")
+    outcome = await conversations.dialog(
+        runtime(request),
+        caller,
+        path["projectId"],
+        path["taskId"],
+        field(body, "message"),
+        field(body, "content"),
+        field(body, "metadata"),
     )
-    return {
-        "operationId": memory.id,
-        "status": "completed",
-        "message": "Task dialog captured",
-        "memory": memory_json(memory),
-    }
+    if isinstance(outcome, Task):
+        return fit(
+            DialogResponse,
+            operationId=outcome.id,
+            status=outcome.status,
+            message="Follow-up queued: it resumes the task's agent session",
+            taskId=outcome.id,
+            parentTaskId=outcome.parent_task_id,
+            conversationId=outcome.conversation_id,
+            sessionId=outcome.resume_session_id,
+        )
+    return fit(
+        DialogResponse,
+        operationId=outcome.id,
+        status="completed",
+        message="Task dialog captured",
+        memory=memory_json(outcome),
+    )
 
 
 routes = [

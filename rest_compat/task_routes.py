@@ -8,8 +8,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from resolvers import task_context, task_steps, tasks
+from resolvers import agent_steps, task_context, task_steps, tasks, worktrees
 from resolvers.runtime import Caller
+from rest_compat.agent_shapes import agent_json, step_json
 from rest_compat.http import JSONBody, endpoint, field, read_body, runtime
 from rest_compat.shapes import iso, task_json
 from rest_compat.spec import fit
@@ -22,6 +23,7 @@ from rest_compat.spec.tasks import (
     RerunResponse,
     SetTaskLimitRequest,
     TaskCancellationResponse,
+    TaskDetails,
     TaskLimitResponse,
     TaskListQuery,
     TaskOutput,
@@ -74,8 +76,10 @@ async def list_tasks(request: Request, caller: Caller) -> Any:
         offset=query.get("offset"),
     )
     usage = await task_context.usage_of(runtime(request), found)
+    work = await worktrees.work_of(runtime(request), found)
     headers = {"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"}
-    return JSONBody([task_json(task, usage[task.id]) for task in found], headers=headers)
+    records = [task_json(task, usage[task.id], agent_json(task, work[task.id])) for task in found]
+    return JSONBody(records, headers=headers)
 
 
 @endpoint(
@@ -98,6 +102,7 @@ async def execute_adhoc_task(request: Request, caller: Caller) -> Any:
         parameters=field(body, "parameters"),
         task_type=field(body, "taskType"),
         context_memory_ids=field(body, "contextMemoryIds"),
+        isolation=field(body, "isolation"),
     )
     return {"taskId": task.id, "message": QUEUED}
 
@@ -172,11 +177,18 @@ async def rerun_task(request: Request, caller: Caller) -> Any:
     return {**_step_queued(task), "originalTaskId": _task(request)}
 
 
-@endpoint("GET", "/projects/{projectId}/tasks/{taskId}", operation="GetTaskDetails", response=TaskRecord)
+@endpoint("GET", "/projects/{projectId}/tasks/{taskId}", operation="GetTaskDetails", response=TaskDetails)
 async def get_task(request: Request, caller: Caller) -> Any:
-    task = await tasks.get_task(runtime(request), caller, _project(request), _task(request))
-    usage = await task_context.usage_of(runtime(request), [task])
-    return task_json(task, usage[task.id])
+    rt = runtime(request)
+    task = await tasks.get_task(rt, caller, _project(request), _task(request))
+    usage = await task_context.usage_of(rt, [task])
+    work = await worktrees.work_of(rt, [task])
+    steps, total = await agent_steps.list_steps(rt, caller, task.project_id, task.id, limit=agent_steps.MAX_PAGE)
+    return {
+        **task_json(task, usage[task.id], agent_json(task, work[task.id])),
+        "agentSteps": [step_json(step) for step in steps],
+        "agentStepsTotal": total,
+    }
 
 
 @endpoint("GET", "/projects/{projectId}/tasks/{taskId}/output", operation="GetTaskOutput", response=TaskOutput)

@@ -93,12 +93,22 @@ class EgressProxy:
     def __init__(self, service_address: tuple[str, int], connect_timeout: float = 10.0) -> None:
         self.service_address = service_address
         self.connect_timeout = connect_timeout
+        self._carrying: set[asyncio.Task[None]] = set()
+        """The connections being carried. asyncio holds an upstream's reader only weakly, and once a client has
+        half-closed nothing else holds its connection's task: without this set, the garbage collector destroyed
+        a connection still waiting for its answer (seen as an empty answer to the sandbox)."""
 
     async def serve(self, listener: socket.socket, policy: NetworkPolicy) -> asyncio.Server:
         """Accept on `listener` (made by `sandbox.netns`) with `policy`; close the returned server to stop."""
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self.handle(reader, writer, policy)
+            task = asyncio.current_task()
+            assert task is not None
+            self._carrying.add(task)
+            try:
+                await self.handle(reader, writer, policy)
+            finally:
+                self._carrying.discard(task)
 
         return await asyncio.start_server(handle, sock=listener, limit=MAX_HEAD_BYTES)
 

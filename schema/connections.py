@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from resolvers.pages import Listing, Page, PageRequest, page_of, pages_of, total_of, totals_of
+from resolvers.pages import Listing, Page, PageRequest, page_in_memory, page_of, pages_of, total_of, totals_of
 
 N = TypeVar("N")
 T = TypeVar("T")
@@ -96,3 +96,13 @@ async def nested_connection(
 def list_key(values: Sequence[Any] | None) -> tuple[Any, ...]:
     """Arguments that are lists, as a hashable part of a batch's key."""
     return tuple(values or ())
+
+
+def listed_connection(items: Sequence[N], key: Callable[[N], str], name: str, request: PageRequest) -> Connection[N]:
+    """A connection over a list already in memory (bounded by what holds it), by a unique text key."""
+    page = page_in_memory(items, key, name, request)
+
+    async def total() -> int:
+        return len(items)
+
+    return connection(page, lambda item: item, total)

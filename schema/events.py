@@ -21,8 +21,10 @@ from schema.projects import Project
 from schema.tasks import Task, TaskArtifact
 
 if TYPE_CHECKING:
+    from schema.agents import MergeKind
     from schema.executions import Execution, StageStatus
     from schema.sandboxes import OperationStatus, OperationType, Progress, Sandbox, SandboxOperation
+    from schema.usage import Budget, TokenUsage
 
 
 def _parse_event_id(value: object) -> int:
@@ -77,6 +79,22 @@ class EventType(Enum):
     SANDBOX_DELETED = strawberry.enum_value("sandbox_deleted", description="A sandbox was deleted.")
     SANDBOX_OPERATION_PROGRESS = strawberry.enum_value(
         "sandbox_operation_progress", description="A background sandbox operation moved on."
+    )
+    AGENT_SESSION = strawberry.enum_value("agent_session", description="An agent task's CLI named its session.")
+    AGENT_MESSAGE = strawberry.enum_value("agent_message", description="An agent wrote a message.")
+    TOOL_CALL = strawberry.enum_value("tool_call", description="An agent called a tool.")
+    TOOL_RESULT = strawberry.enum_value("tool_result", description="A tool call gave its result back.")
+    USAGE = strawberry.enum_value("usage", description="An agent task's tokens and cost so far.")
+    BUDGET_WARNING = strawberry.enum_value("budget_warning", description="80% of a budget is spent.")
+    BUDGET_EXCEEDED = strawberry.enum_value(
+        "budget_exceeded", description="A budget is spent: a task was refused or stopped, or ended past it."
+    )
+    WORKTREE_MERGED = strawberry.enum_value("worktree_merged", description="A task's branch was merged.")
+    WORKTREE_DISCARDED = strawberry.enum_value(
+        "worktree_discarded", description="A task's worktree and branch were removed."
+    )
+    WORKTREE_REMOVED = strawberry.enum_value(
+        "worktree_removed", description="A finished task's worktree was cleaned up after its retention."
     )
     OTHER = strawberry.enum_value("other", description="A kind of event this schema does not describe yet.")
 
@@ -172,6 +190,93 @@ class TaskFailed(TaskEvent):
 @strawberry.type(description="A task was cancelled.")
 class TaskCancelled(TaskEvent):
     title: str | None = strawberry.field(description="The task's title.")
+    reason: str | None = strawberry.field(description="Why, when not by hand (a budget, for one).")
+
+
+@strawberry.type(description="An agent task's CLI named the session it works in.")
+class AgentSessionStarted(TaskEvent):
+    session_id: str | None = strawberry.field(description="The session, as the CLI named it.")
+    model: str | None = strawberry.field(description="The model, when the CLI named it.")
+
+
+@strawberry.type(description="An agent wrote a message.")
+class AgentMessage(TaskEvent):
+    index: int | None = strawberry.field(description="The step's place among the task's steps, from 1.")
+    text: str = strawberry.field(description="What it wrote.")
+
+
+@strawberry.type(description="An agent called a tool.")
+class AgentToolCall(TaskEvent):
+    index: int | None = strawberry.field(description="The step's place among the task's steps, from 1.")
+    tool_call_id: str | None = strawberry.field(description="The CLI's id of the call (its result has it too).")
+    tool_name: str | None = strawberry.field(description="The tool.")
+    input: JSON | None = strawberry.field(description="What it was given.")
+
+
+@strawberry.type(description="A tool call gave its result back.")
+class AgentToolResult(TaskEvent):
+    index: int | None = strawberry.field(description="The step's place among the task's steps, from 1.")
+    tool_call_id: str | None = strawberry.field(description="The CLI's id of the call.")
+    ok: bool | None = strawberry.field(description="Whether it succeeded.")
+    output: str | None = strawberry.field(description="What it gave back (trimmed).")
+
+
+@strawberry.type(description="An agent task's tokens and cost so far (about once a second, and at its end).")
+class UsageUpdated(TaskEvent):
+    model: str | None = strawberry.field(description="The model that did most of the work.")
+    final: bool = strawberry.field(description="Whether these are the CLI's own final figures.")
+    usage: Annotated[TokenUsage, strawberry.lazy("schema.usage")] = strawberry.field(description="The task's totals.")
+
+
+@strawberry.enum(description="What a spent budget caused.")
+class BudgetAction(Enum):
+    REFUSED = strawberry.enum_value("refused", description="A task was refused before it started.")
+    STOPPED = strawberry.enum_value("stopped", description="A running task was stopped (cancelled).")
+    REACHED = strawberry.enum_value("reached", description="A task ended past the limit; the next are refused.")
+
+
+@strawberry.interface(description="Something that happened to a budget.")
+class BudgetEvent(Event):
+    limit_usd: float | None = strawberry.field(description="The budget's USD limit then.")
+    limit_tokens: int | None = strawberry.field(description="Its token limit then, if any.")
+    spent_usd: float | None = strawberry.field(description="What was spent against it then, in USD.")
+    spent_tokens: int | None = strawberry.field(description="The tokens spent against it then.")
+    ratio: float | None = strawberry.field(description="How much of its tightest limit was spent then (1 = all).")
+
+    @strawberry.field(description="The budget, as it is now.")
+    async def budget(self, info: GraphInfo) -> Annotated[Budget, strawberry.lazy("schema.usage")] | None:
+        from schema.usage import Budget
+
+        shaped = _field(self.stored, "budget")
+        found = await info.context.loaders.budget.load(shaped["id"]) if isinstance(shaped, dict) else None
+        return Budget.of(found) if found else None
+
+    @strawberry.field(description="The task it concerns; null for a task refused before it was queued.")
+    async def task(self, info: GraphInfo) -> Task | None:
+        task_id = _text(self.stored, "taskId")
+        found = await info.context.loaders.task.load(task_id) if task_id else None
+        return Task.of(found) if found else None
+
+
+@strawberry.type(description="80% of a budget is spent (given once per period and limits).")
+class BudgetWarning(BudgetEvent):
+    pass
+
+
+@strawberry.type(description="A budget is spent.")
+class BudgetExceeded(BudgetEvent):
+    action: BudgetAction | None = strawberry.field(description="What it caused.")
+
+
+@strawberry.type(description="A task's worktree was merged, discarded or cleaned up (see type).")
+class WorktreeChanged(TaskEvent):
+    branch: str | None = strawberry.field(description="The task's branch.")
+    base_branch: str | None = strawberry.field(description="The branch it merged into.")
+    merged: Annotated[MergeKind, strawberry.lazy("schema.agents")] | None = strawberry.field(
+        description="What a merge did."
+    )
+    commit: str | None = strawberry.field(description="The base branch's commit after a merge.")
+    branch_deleted: bool | None = strawberry.field(description="Whether its branch went with it.")
 
 
 @strawberry.interface(description="Something that happened to a workflow execution.")
@@ -278,6 +383,14 @@ ProjectEvent = Annotated[
     | SandboxChanged
     | SandboxFailed
     | SandboxOperationProgressed
+    | AgentSessionStarted
+    | AgentMessage
+    | AgentToolCall
+    | AgentToolResult
+    | UsageUpdated
+    | BudgetWarning
+    | BudgetExceeded
+    | WorktreeChanged
     | OtherEvent,
     strawberry.union("ProjectEvent", description="Any event of a project; every member implements `Event`."),
 ]
@@ -332,6 +445,53 @@ def _sandbox_changed(base: dict[str, Any], event: StoredEvent) -> SandboxChanged
     return SandboxChanged(**base, image=_text(event, "image"))
 
 
+def _usage(base: dict[str, Any], event: StoredEvent) -> UsageUpdated:
+    from resolvers.usage import Totals
+    from schema.usage import TokenUsage
+
+    totals = Totals(
+        *(_number(event, key) or 0 for key in ("inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens")),
+        float(_field(event, "costUsd") or 0),
+        _text(event, "costSource"),
+    )
+    return UsageUpdated(
+        **base, model=_text(event, "model"), final=_field(event, "final") is True, usage=TokenUsage.of(totals)
+    )
+
+
+def _budget_fields(event: StoredEvent) -> dict[str, Any]:
+    budget, spent = _field(event, "budget") or {}, _field(event, "spent") or {}
+    ratio = _field(event, "ratio")
+    return {
+        "limit_usd": budget.get("limitUsd"),
+        "limit_tokens": budget.get("limitTokens"),
+        "spent_usd": spent.get("usd"),
+        "spent_tokens": spent.get("tokens"),
+        "ratio": float(ratio) if isinstance(ratio, int | float) else None,
+    }
+
+
+def _budget_exceeded(base: dict[str, Any], event: StoredEvent) -> BudgetExceeded:
+    action = _text(event, "action")
+    known = {a.value for a in BudgetAction}
+    return BudgetExceeded(**base, **_budget_fields(event), action=BudgetAction(action) if action in known else None)
+
+
+def _worktree(base: dict[str, Any], event: StoredEvent) -> WorktreeChanged:
+    from schema.agents import MergeKind
+
+    merged = _text(event, "strategy")
+    deleted = _field(event, "branchDeleted")
+    return WorktreeChanged(
+        **base,
+        branch=_text(event, "branch"),
+        base_branch=_text(event, "baseBranch"),
+        merged=MergeKind(merged) if merged in {kind.value for kind in MergeKind} else None,
+        commit=_text(event, "commit"),
+        branch_deleted=deleted if isinstance(deleted, bool) else None,
+    )
+
+
 _BUILDERS: dict[str, Callable[[dict[str, Any], StoredEvent], Any]] = {
     "task_queued": _queued,
     "task_started": lambda base, event: TaskStarted(**base, title=_text(event, "task")),
@@ -342,7 +502,9 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], StoredEvent], Any]] = {
         **base, output=_text(event, "output"), duration=_number(event, "duration")
     ),
     "task_failed": lambda base, event: TaskFailed(**base, error=_text(event, "error"), output=_text(event, "output")),
-    "task_cancelled": lambda base, event: TaskCancelled(**base, title=_text(event, "task")),
+    "task_cancelled": lambda base, event: TaskCancelled(
+        **base, title=_text(event, "task"), reason=_text(event, "error")
+    ),
     "workflow_execution_created": lambda base, event: ExecutionCreated(**base, input=_field(event, "input")),
     "workflow_execution_started": _execution_changed,
     "workflow_execution_paused": _execution_changed,
@@ -360,6 +522,32 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], StoredEvent], Any]] = {
     "sandbox_deleted": _sandbox_changed,
     "sandbox_error": lambda base, event: SandboxFailed(**base, error=_text(event, "error")),
     "sandbox_operation_progress": lambda base, event: SandboxOperationProgressed(**base, **_operation_fields(event)),
+    "agent_session": lambda base, event: AgentSessionStarted(
+        **base, session_id=_text(event, "sessionId"), model=_text(event, "model")
+    ),
+    "agent_message": lambda base, event: AgentMessage(
+        **base, index=_number(event, "index"), text=_text(event, "text") or ""
+    ),
+    "tool_call": lambda base, event: AgentToolCall(
+        **base,
+        index=_number(event, "index"),
+        tool_call_id=_text(event, "toolCallId"),
+        tool_name=_text(event, "name"),
+        input=_field(event, "input"),
+    ),
+    "tool_result": lambda base, event: AgentToolResult(
+        **base,
+        index=_number(event, "index"),
+        tool_call_id=_text(event, "toolCallId"),
+        ok=_field(event, "ok") if isinstance(_field(event, "ok"), bool) else None,
+        output=_text(event, "text"),
+    ),
+    "usage": _usage,
+    "budget_warning": lambda base, event: BudgetWarning(**base, **_budget_fields(event)),
+    "budget_exceeded": _budget_exceeded,
+    "worktree_merged": _worktree,
+    "worktree_discarded": _worktree,
+    "worktree_removed": _worktree,
 }
 
 

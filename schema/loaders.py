@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from resolvers import (
+    budgets,
     executions,
     imports,
     memories,
@@ -55,6 +56,7 @@ class Loaders:
         self.execution = _loader(lambda ids: executions.executions_by_ids(rt, caller, ids))
         self.memory = _loader(lambda ids: memories.memories_by_ids(rt, caller, ids))
         self.sync_stats = _loader(lambda ids: imports.sync_stats_by_scope(rt, caller, ids))
+        self.budget = _loader(lambda ids: budgets.budgets_by_ids(rt, caller, ids))
 
     def batch(self, key: Hashable, fetch: Fetch, default: Any = None) -> DataLoader[Any, Any]:
         """The request's loader for `key` (a field and its arguments), made on first use from `fetch`."""

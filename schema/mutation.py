@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.agents import AgentMutations
 from schema.auth import AuthMutations
 from schema.executions import ExecutionMutations
 from schema.imports import ImportMutations
@@ -15,6 +16,7 @@ from schema.sandboxes import SandboxMutations
 from schema.secrets import SecretMutations
 from schema.settings import SettingsMutations
 from schema.tasks import TaskMutations
+from schema.usage import UsageMutations
 from schema.users import UserMutations
 from schema.workflows import WorkflowMutations
 from schema.workspaces import WorkspaceMutations
@@ -34,6 +36,8 @@ class Mutation(
     SecretMutations,
     SandboxMutations,
     TaskMutations,
+    AgentMutations,
+    UsageMutations,
     WorkflowMutations,
     ExecutionMutations,
     MemoryMutations,

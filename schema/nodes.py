@@ -17,6 +17,7 @@ from schema.projects import Project
 from schema.relay import Node, parse_global_id
 from schema.sandboxes import Sandbox, SandboxOperation
 from schema.tasks import Task
+from schema.usage import Budget
 from schema.users import User
 from schema.workflows import Workflow, WorkflowVersion
 from schema.workspaces import Workspace
@@ -33,6 +34,7 @@ NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[str, Any]], Callable[
     "WorkflowVersion": (lambda loaders: loaders.version, WorkflowVersion.of),
     "Execution": (lambda loaders: loaders.execution, Execution.of),
     "Memory": (lambda loaders: loaders.memory, Memory.of),
+    "Budget": (lambda loaders: loaders.budget, Budget.of),
 }
 
 

@@ -18,6 +18,7 @@ from schema.folders import Folder, folder_connection
 from schema.memories import ContextScope
 from schema.relay import database_id, global_id
 from schema.unset import sent
+from schema.usage import SpendingScope
 from schema.users import User, user_of
 from store import models
 
@@ -45,7 +46,7 @@ def remembered(info: GraphInfo, wrap: Callable[[models.Organization], T]) -> Cal
 
 
 @strawberry.type(description="A team's top folder under BASE_ROOT; everything below it is visible to its members only.")
-class Organization(ContextScope):
+class Organization(ContextScope, SpendingScope):
     SCOPE: ClassVar[str] = "organization"
     name: str = strawberry.field(description="Its display name.")
     folder_path: str = strawberry.field(description="Its folder's name, directly under BASE_ROOT.")

@@ -21,10 +21,12 @@ from schema.network import NetworkInput, ProjectNetwork, network_body
 from schema.organizations import Organization
 from schema.relay import database_id, global_id, optional_database_id
 from schema.unset import sent
+from schema.usage import SpendingScope
 from schema.workspaces import Workspace, workspace_id
 from store import models
 
 if TYPE_CHECKING:
+    from schema.agents import TaskIsolation
     from schema.executions import Execution, ExecutionStatus
     from schema.sandboxes import OperationStatus, Sandbox, SandboxOperation
     from schema.secrets import Secret
@@ -67,7 +69,7 @@ class WorkflowState:
 
 
 @strawberry.type(description="A folder of code inside a workspace, with its own sandbox, tasks and workflow.")
-class Project(ContextScope):
+class Project(ContextScope, SpendingScope):
     SCOPE: ClassVar[str] = "project"
     name: str = strawberry.field(description="Its display name (unique in the workspace).")
     folder_path: str = strawberry.field(description="Its folder's name inside the workspace's folder.")
@@ -84,6 +86,7 @@ class Project(ContextScope):
     workspace_id: strawberry.Private[str]
     workflow_id: strawberry.Private[str | None]
     workflow_version_id: strawberry.Private[str | None]
+    isolation: strawberry.Private[str]
     network_settings: strawberry.Private[NetworkSettings]
 
     @classmethod
@@ -102,8 +105,15 @@ class Project(ContextScope):
             workspace_id=project.workspace_id,
             workflow_id=project.workflow_id,
             workflow_version_id=project.workflow_version_id,
+            isolation=project.task_isolation,
             network_settings=network.settings_of(project),
         )
+
+    @strawberry.field(description="Where its new tasks work unless they say (worktree needs a git repository).")
+    async def task_isolation(self) -> Annotated[TaskIsolation, strawberry.lazy("schema.agents")]:
+        from schema.agents import TaskIsolation
+
+        return TaskIsolation(self.isolation)
 
     @strawberry.field(description="What its sandbox may reach (fixed into a sandbox when it is created).")
     def network(self) -> ProjectNetwork:

@@ -11,10 +11,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers import memory_search, task_context, tasks
+from resolvers.agents import TASK_TYPES
 from resolvers.pages import page_in_memory, page_request
-from resolvers.task_runner import TASK_TYPES
 from resolvers.tasks import QueueStatus as QueueStatusView
-from schema.connections import After, Before, Connection, First, Last, connection
+from schema.connections import After, Before, Connection, First, Last, connection, nested_connection
 from schema.context import GraphInfo
 from schema.errors import Payload, attempt
 from schema.memories import ContextScope, Memory, MemoryHit, MemoryPayload, hits_of
@@ -24,8 +24,10 @@ from schema.users import User, user_of
 from store import models
 
 if TYPE_CHECKING:
+    from schema.agents import AgentStep, TaskDiff, TaskIsolation, Worktree
     from schema.executions import Execution, StepExecution
     from schema.sandboxes import Sandbox
+    from schema.usage import TokenUsage
 
 TaskType = strawberry.enum(
     Enum(  # type: ignore[misc]
@@ -101,6 +103,10 @@ class Task(ContextScope):
     start_time: datetime | None = strawberry.field(description="When it started running.")
     end_time: datetime | None = strawberry.field(description="When it ended.")
     duration: int | None = strawberry.field(description="Milliseconds from start to end.")
+    session_id: str | None = strawberry.field(
+        description="The agent session it ran in, as its CLI named it: continueTask resumes it."
+    )
+    model: str | None = strawberry.field(description="The model that did most of its work, as its CLI named it.")
     record: strawberry.Private[models.Task]
 
     @classmethod
@@ -124,6 +130,8 @@ class Task(ContextScope):
             start_time=task.start_time,
             end_time=task.end_time,
             duration=task.duration,
+            session_id=task.session_id,
+            model=task.model,
             record=task,
         )
 
@@ -189,6 +197,83 @@ class Task(ContextScope):
             return None
         found = await info.context.loaders.memory.load(usage.generated_memory_id)
         return Memory.of(found) if found else None
+
+    @strawberry.field(description="Its tokens and cost (for an agent task; zeros otherwise), so far while it runs.")
+    async def usage(self) -> Annotated[TokenUsage, strawberry.lazy("schema.usage")]:
+        from resolvers.usage import Totals
+        from schema.usage import TokenUsage
+
+        task = self.record
+        totals = Totals(
+            task.input_tokens, task.output_tokens, task.cache_read_tokens, task.cache_write_tokens, task.cost_usd
+        )
+        totals.cost_source = task.cost_source
+        return TokenUsage.of(totals)
+
+    @strawberry.field(description="Where it works: the project folder, or a worktree of its own.")
+    async def isolation(self) -> Annotated[TaskIsolation, strawberry.lazy("schema.agents")]:
+        from schema.agents import TaskIsolation
+
+        return TaskIsolation(self.record.isolation)
+
+    @strawberry.field(description="The task whose conversation it continues; null for a first task.")
+    async def parent(self, info: GraphInfo) -> Task | None:
+        if self.record.parent_task_id is None:
+            return None
+        found = await info.context.loaders.task.load(self.record.parent_task_id)
+        return Task.of(found) if found else None
+
+    @strawberry.field(description="The tasks that continue it, oldest first.")
+    async def follow_ups(
+        self, info: GraphInfo, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Task]:
+        from resolvers.conversations import follow_up_listing
+
+        listing, request = follow_up_listing(info.context.caller), page_request(first, after, last, before)
+        return await nested_connection(info, self.database_id, listing, request, Task.of)
+
+    @strawberry.field(description="Its whole conversation: the first task and every follow-up, oldest first.")
+    async def conversation(
+        self, info: GraphInfo, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Task]:
+        from resolvers.conversations import conversation_listing, root_of
+
+        listing, request = conversation_listing(info.context.caller), page_request(first, after, last, before)
+        return await nested_connection(info, root_of(self.record), listing, request, Task.of)
+
+    @strawberry.field(description="What its agent did, step by step: messages, tool calls and their results.")
+    async def agent_steps(
+        self, info: GraphInfo, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Annotated[AgentStep, strawberry.lazy("schema.agents")]]:
+        from resolvers.agent_steps import step_listing
+        from schema.agents import AgentStep
+
+        listing, request = step_listing(info.context.caller), page_request(first, after, last, before)
+        return await nested_connection(info, self.database_id, listing, request, AgentStep.of)
+
+    @strawberry.field(description="The worktree it works in; null for a shared task.")
+    async def worktree(self, info: GraphInfo) -> Annotated[Worktree, strawberry.lazy("schema.agents")] | None:
+        from resolvers.worktrees import worktrees_by_ids
+        from schema.agents import Worktree
+
+        if self.record.worktree_id is None:
+            return None
+        rt = info.context.rt
+        found = await info.context.loaders.batch(("worktree",), lambda ids: worktrees_by_ids(rt, ids)).load(
+            self.record.worktree_id
+        )
+        return Worktree.of(found) if found else None
+
+    @strawberry.field(description="Its branch's diff once it ended; null for a shared task.")
+    async def diff(self, info: GraphInfo) -> Annotated[TaskDiff, strawberry.lazy("schema.agents")] | None:
+        from resolvers.worktrees import diffs_by_task
+        from schema.agents import TaskDiff
+
+        if self.record.worktree_id is None:
+            return None
+        rt = info.context.rt
+        found = await info.context.loaders.batch(("diff",), lambda ids: diffs_by_task(rt, ids)).load(self.database_id)
+        return TaskDiff.of(found) if found else None
 
     @strawberry.field(description="Its use of context memory, counted as the REST task context counts it.")
     async def context_usage(self, info: GraphInfo) -> ContextUsage:
@@ -264,6 +349,9 @@ class ExecuteAdhocTaskInput:
     )
     context_memory_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Memories to put before the prompt (as comments for bash)."
+    )
+    isolation: Annotated[TaskIsolation, strawberry.lazy("schema.agents")] | None = strawberry.field(
+        default=None, description="Where it works; the project's default when left out."
     )
 
 
@@ -342,6 +430,7 @@ class TaskMutations:
                 parameters=input.parameters,
                 task_type=input.task_type.value if input.task_type else None,
                 context_memory_ids=_memory_ids(input.context_memory_ids),
+                isolation=input.isolation.value if input.isolation else None,
             )
 
         return _task_payload(*await attempt(execute()))

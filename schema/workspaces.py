@@ -18,6 +18,7 @@ from schema.memories import ContextScope
 from schema.organizations import Organization, organization_id
 from schema.relay import database_id, global_id
 from schema.unset import sent
+from schema.usage import SpendingScope
 from store import models
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def remembered_workspace(info: GraphInfo, wrap: Callable[[models.Workspace], T])
 
 
 @strawberry.type(description="A folder of projects inside an organization.")
-class Workspace(ContextScope):
+class Workspace(ContextScope, SpendingScope):
     SCOPE: ClassVar[str] = "workspace"
     name: str = strawberry.field(description="Its display name (unique in the organization).")
     folder_path: str = strawberry.field(description="Its folder's name inside the organization's folder.")

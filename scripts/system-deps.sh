@@ -3,7 +3,8 @@
 # SQLite and on PostgreSQL); dockerd and a static busybox (the sandbox tests start a private Docker engine
 # and build their image from busybox: no registry needed); bubblewrap and libseccomp2 (the local sandbox
 # backend and its seccomp filter); gcc and libc6-dev's static libc (the companion tests compile a small static
-# server for the test image); Chromium (browser tests drive it through playwright-core).
+# server for the test image); Chromium (browser tests drive it through playwright-core); git (the worktree
+# tests; the test image gets a copy of it).
 # Installs what is missing with apt when run as root; otherwise says what to install.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v gcc >/dev/null || missing+=(gcc)
 compgen -G "/usr/lib/*/libc.a" >/dev/null || missing+=(libc6-dev)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v git >/dev/null || missing+=(git)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -9,6 +9,9 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -53,6 +56,40 @@ def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: s
     return value
 
 
+PRICE_KEYS = ("input", "output", "cacheRead", "cacheWrite")
+DEFAULT_COMMANDS = {
+    "claude": "claude -p {prompt} --output-format stream-json --verbose --dangerously-skip-permissions"
+    " {model} {resume}",
+    "qwen": "qwen -p {prompt} --output-format stream-json --yolo {model} {resume}",
+    "gemini": "gemini -p {prompt} --output-format stream-json --yolo {model} {resume}",
+    "codex": "codex exec --json --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox"
+    " {model} {resume} {prompt}",
+    "bash": "bash -c {prompt}",
+}
+"""Each CLI in its machine-readable streaming mode, unattended; `{model}` and `{resume}` expand to their
+flags only when there is a model or a session to resume."""
+
+
+def _prices(env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """AGENT_PRICES: {"model or model prefix": {"input": usd, "output": usd, ...}} per million tokens."""
+    raw = env.get("AGENT_PRICES")
+    if not raw:
+        return {}
+    try:
+        table: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise SystemExit(f"setting AGENT_PRICES must be JSON: {exc}") from exc
+    if not isinstance(table, dict):
+        raise SystemExit("setting AGENT_PRICES must be a JSON object of models")
+    for model, prices in table.items():
+        if not isinstance(prices, dict) or not set(prices) <= set(PRICE_KEYS) or "input" not in prices:
+            raise SystemExit(f"AGENT_PRICES[{model!r}] must be an object with input, and output, cacheRead, cacheWrite")
+        for key, value in prices.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise SystemExit(f"AGENT_PRICES[{model!r}].{key} must be a number of USD per million tokens, >= 0")
+    return {model: {key: float(value) for key, value in prices.items()} for model, prices in table.items()}
+
+
 def _public_url(raw: str) -> str:
     url = raw.strip().rstrip("/")
     if url and not url.startswith(("http://", "https://")):
@@ -95,10 +132,17 @@ class Settings:
     backend_url: str = "http://host.docker.internal:9900"
     event_retention_seconds: int = 7 * 24 * 3600
     event_retention_count: int = 200_000
-    task_command_claude: str = "claude -p {prompt}"
-    task_command_qwen: str = "qwen -p {prompt}"
-    task_command_bash: str = "bash -c {prompt}"
+    task_command_claude: str = DEFAULT_COMMANDS["claude"]
+    task_command_qwen: str = DEFAULT_COMMANDS["qwen"]
+    task_command_gemini: str = DEFAULT_COMMANDS["gemini"]
+    task_command_codex: str = DEFAULT_COMMANDS["codex"]
+    task_command_bash: str = DEFAULT_COMMANDS["bash"]
     """Argv templates (split like a shell would, never run by one); `{prompt}` becomes one argument."""
+    agent_prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    """USD per million tokens by model (or model prefix), over the built-in table (resolvers/prices.py)."""
+    worktree_retention_seconds: int = 7 * 24 * 3600
+    """How long the worktree of a finished task is kept after its last task ended."""
+    worktree_cleanup_seconds: int = 600
     task_timeout_seconds: int = 1800
     context_enabled: bool = True
     auto_capture_enabled: bool = False
@@ -174,9 +218,14 @@ class Settings:
             backend_url=env.get("KAI_BACKEND_URL") or f"http://host.docker.internal:{_int(env, 'PORT', 9900)}",
             event_retention_seconds=_int(env, "EVENT_RETENTION_SECONDS", 7 * 24 * 3600),
             event_retention_count=_int(env, "EVENT_RETENTION_COUNT", 200_000),
-            task_command_claude=env.get("TASK_COMMAND_CLAUDE") or "claude -p {prompt}",
-            task_command_qwen=env.get("TASK_COMMAND_QWEN") or "qwen -p {prompt}",
-            task_command_bash=env.get("TASK_COMMAND_BASH") or "bash -c {prompt}",
+            task_command_claude=env.get("TASK_COMMAND_CLAUDE") or DEFAULT_COMMANDS["claude"],
+            task_command_qwen=env.get("TASK_COMMAND_QWEN") or DEFAULT_COMMANDS["qwen"],
+            task_command_gemini=env.get("TASK_COMMAND_GEMINI") or DEFAULT_COMMANDS["gemini"],
+            task_command_codex=env.get("TASK_COMMAND_CODEX") or DEFAULT_COMMANDS["codex"],
+            task_command_bash=env.get("TASK_COMMAND_BASH") or DEFAULT_COMMANDS["bash"],
+            agent_prices=_prices(env),
+            worktree_retention_seconds=_int(env, "WORKTREE_RETENTION_SECONDS", 7 * 24 * 3600),
+            worktree_cleanup_seconds=_int(env, "WORKTREE_CLEANUP_SECONDS", 600),
             task_timeout_seconds=_int(env, "TASK_TIMEOUT_SECONDS", 1800),
             context_enabled=_bool(env, "CONTEXT_ENABLED", True),
             auto_capture_enabled=_bool(env, "AUTO_CAPTURE_ENABLED", False),

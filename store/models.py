@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -141,6 +142,8 @@ class Project(Timestamped, Base):
     ai_config: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     task_limit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """How many of the project's tasks may run in its sandbox at once."""
+    task_isolation: Mapped[str] = mapped_column(String(16), default="shared", server_default="shared")
+    """Where its tasks run by default: `shared` (the project folder) or `worktree` (a git worktree each)."""
     network_mode: Mapped[str | None] = mapped_column(String(16), default=None)
     """`none`, `egress` or `open`; None is the default (`egress`)."""
     network_allowed_hosts: Mapped[list[str] | None] = mapped_column(JSON, default=None)
@@ -269,12 +272,154 @@ class Task(Base):
     """Set by a replica asked to cancel a task another replica runs; the runner's replica acts on it."""
     trace_context: Mapped[str | None] = mapped_column(String(128), default=None)
     """The W3C traceparent of the request that queued the task, so its run joins that trace."""
+    parent_task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), default=None)
+    """The task whose agent session this one continues (a follow-up), if any."""
+    conversation_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    """For a follow-up, the first task of its conversation; None for that first task itself."""
+    resume_session_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    """The agent session a follow-up resumes."""
+    session_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    """The agent session the task ran in, as its CLI reported it."""
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Input tokens not read from the prompt cache (the cache's are counted apart)."""
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    cost_source: Mapped[str | None] = mapped_column(String(16), default=None)
+    """`reported` by the CLI, `estimated` from the price table, `unknown` (a model without a price)."""
+    isolation: Mapped[str] = mapped_column(String(16), default="shared", server_default="shared")
+    worktree_id: Mapped[str | None] = mapped_column(ForeignKey("worktrees.id", ondelete="SET NULL"), default=None)
 
     __table_args__ = (
         Index("ix_tasks_project_created", "project_id", "created_at"),
         Index("ix_tasks_status", "status"),
         Index("ix_tasks_execution", "execution_id"),
+        Index("ix_tasks_conversation", "conversation_id"),
+        Index("ix_tasks_parent", "parent_task_id"),
+        Index("ix_tasks_worktree", "worktree_id"),
     )
+
+
+class AgentStep(Base):
+    """One typed step of an agent task: a message, a tool call or a tool's result, in the order they came."""
+
+    __tablename__ = "agent_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    """`message`, `tool_call` or `tool_result`."""
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    """A message's text, or a tool result's output (trimmed)."""
+    tool_call_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    """A tool call's tool."""
+    input: Mapped[Any | None] = mapped_column(JSON, default=None)
+    ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("task_id", "seq", name="uq_agent_steps_seq"), {"sqlite_autoincrement": True})
+
+
+class TaskUsage(Base):
+    """What one task spent on one model: the ledger that usage reports and budgets add up.
+
+    It keeps where the spending happened (project, workspace, organization) without foreign keys to the
+    project and workspace, so deleting a task, project or workspace never gives spent money back to a
+    budget; only deleting the organization removes its ledger."""
+
+    __tablename__ = "task_usage"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), default=None)
+    project_id: Mapped[str] = mapped_column(String(36))
+    workspace_id: Mapped[str] = mapped_column(String(36))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(200))
+    day: Mapped[str] = mapped_column(String(10))
+    """The UTC day (YYYY-MM-DD) the task started: the day its spending counts for."""
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_source: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_task_usage_organization_day", "organization_id", "day"),
+        Index("ix_task_usage_workspace_day", "workspace_id", "day"),
+        Index("ix_task_usage_project_day", "project_id", "day"),
+        Index("ix_task_usage_task", "task_id"),
+    )
+
+
+class Budget(Timestamped, Base):
+    """A spending limit of an organization, workspace or project, per calendar month (UTC) or in total."""
+
+    __tablename__ = "budgets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[str] = mapped_column(String(36))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), default=None)
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), default=None)
+    period: Mapped[str] = mapped_column(String(8))
+    """`month` or `total`."""
+    limit_usd: Mapped[float] = mapped_column(Float)
+    limit_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    warned_for: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The period and limits the 80% warning was last given for, so it is given once each."""
+    exceeded_for: Mapped[str | None] = mapped_column(String(64), default=None)
+    updated_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+    __table_args__ = (UniqueConstraint("scope_id", "period", name="uq_budgets_scope_period"),)
+
+
+class Worktree(Base):
+    """A git worktree (and its branch) in which a conversation of tasks works apart from the project folder."""
+
+    __tablename__ = "worktrees"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    root_task_id: Mapped[str] = mapped_column(String(36))
+    path: Mapped[str] = mapped_column(String(1024))
+    """Relative to the project folder."""
+    branch: Mapped[str] = mapped_column(String(255))
+    base_branch: Mapped[str | None] = mapped_column(String(255), default=None)
+    """The branch checked out in the project folder when it was made (None on a detached HEAD)."""
+    base_commit: Mapped[str] = mapped_column(String(64))
+    head_commit: Mapped[str | None] = mapped_column(String(64), default=None)
+    state: Mapped[str] = mapped_column(String(16))
+    """`active`, `merged` (its branch is in its base branch), `discarded`, or `removed` (cleaned up)."""
+    merge_commit: Mapped[str | None] = mapped_column(String(64), default=None)
+    branch_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class TaskDiff(Base):
+    """What a worktree task left on its branch: the branch against the commit it started from."""
+
+    __tablename__ = "task_diffs"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    worktree_id: Mapped[str] = mapped_column(String(36))
+    branch: Mapped[str] = mapped_column(String(255))
+    base_commit: Mapped[str] = mapped_column(String(64))
+    head_commit: Mapped[str] = mapped_column(String(64))
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    lines_added: Mapped[int] = mapped_column(Integer)
+    lines_removed: Mapped[int] = mapped_column(Integer)
+    patch: Mapped[str] = mapped_column(Text)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Workflow(Timestamped, Base):

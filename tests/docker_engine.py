@@ -7,7 +7,8 @@ still work through Docker's userland proxy. When no bridge can be made, the engi
 `--bridge=none` and `ports_published` is False.
 
 The image `orchestrator-test:latest` is a busybox-static root filesystem (every applet linked, /tmp,
-/etc/passwd with the sandbox user 1000) with fake `claude` and `qwen` CLIs, imported from a tar made in memory.
+/etc/passwd with the sandbox user 1000) with the fake agent CLIs and this host's git (`tests/image_extras.py`),
+imported from a tar made in memory.
 """
 
 from __future__ import annotations
@@ -34,30 +35,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.image_extras import add_fake_agents, add_host_git
+
 IMAGE = "orchestrator-test:latest"
 BUSYBOX = Path("/bin/busybox")
 INSTALL_HINT = "run `make test` (scripts/system-deps.sh installs docker.io, busybox-static and bubblewrap)"
 IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
-
-FAKE_CLI = r"""#!/bin/sh
-# A stand-in for the {name} CLI in one-shot mode: `{name} -p <prompt>`.
-prompt=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -p|--print) shift; prompt="$1" ;;
-    -*) ;;
-    *) prompt="$1" ;;
-  esac
-  [ $# -gt 0 ] && shift
-done
-echo "{title} (test double) working on: $prompt"
-sleep 0.2
-echo "Reading the project..."
-sleep 0.2
-printf '# {title} answer\n\n%s\n' "$prompt" > {name}-output.md
-echo "Wrote {name}-output.md"
-echo "Done."
-"""
 
 
 PASSWD = (
@@ -259,8 +242,8 @@ def _add_entry(archive: tarfile.TarFile, name: str, kind: bytes, mode: int, targ
 
 
 def rootfs_tar(extra_files: dict[str, tuple[bytes, int]] | None = None) -> bytes:
-    """busybox and a symlink per applet, the usual folders, users, and the fake AI CLIs; `extra_files` maps
-    more paths (their folders must exist) to (content, mode)."""
+    """busybox and a symlink per applet, the usual folders, users, the fake agent CLIs and git; `extra_files`
+    maps more paths (their folders must exist) to (content, mode)."""
     applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout.split()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -275,9 +258,8 @@ def rootfs_tar(extra_files: dict[str, tuple[bytes, int]] | None = None) -> bytes
         _add_entry(archive, "home", tarfile.DIRTYPE, 0o755)
         _add_file(archive, "etc/passwd", PASSWD)
         _add_file(archive, "etc/group", GROUP)
-        for name, title in (("claude", "Claude"), ("qwen", "Qwen")):
-            script = FAKE_CLI.replace("{name}", name).replace("{title}", title)
-            _add_file(archive, f"usr/local/bin/{name}", script.encode(), 0o755)
+        add_fake_agents(archive)
+        add_host_git(archive)
         for path, (data, mode) in (extra_files or {}).items():
             _add_file(archive, path, data, mode)
     return buffer.getvalue()

@@ -46,6 +46,24 @@ SECRET_PATHS = [
 """This service's own operations for sealed secrets."""
 NETWORK_PATHS = [("GET", "/projects/{projectId}/network"), ("PUT", "/projects/{projectId}/network")]
 """This service's own operations for a project's sandbox network."""
+AGENT_PATHS = [
+    ("GET", "/projects/{projectId}/tasks/{taskId}/conversation"),
+    ("GET", "/projects/{projectId}/tasks/{taskId}/agent-steps"),
+    ("GET", "/projects/{projectId}/tasks/{taskId}/diff"),
+    ("POST", "/projects/{projectId}/tasks/{taskId}/merge"),
+    ("POST", "/projects/{projectId}/tasks/{taskId}/discard"),
+    ("PUT", "/projects/{projectId}/task-isolation"),
+] + [
+    (method, f"/{owner}/{{id}}/{suffix}")
+    for owner in ("organizations", "workspaces", "projects")
+    for method, suffix in (
+        ("GET", "usage"),
+        ("GET", "budgets"),
+        ("PUT", "budgets/{period}"),
+        ("DELETE", "budgets/{period}"),
+    )
+]
+"""This service's own operations for agent tasks, usage and budgets."""
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +101,13 @@ def test_every_operation_of_the_contract_is_described(document: dict[str, Any]) 
         public = row["operationId"] in ("Health", "Login", "Logout", "Refresh", "VerifyToken", "VerifyCurrentToken")
         assert (entry.get("security") == []) is public, row["operationId"]
     ids = [entry["operationId"] for methods in document["paths"].values() for entry in methods.values()]
-    assert len(ids) == len(set(ids)) == 95 + len(CONSOLE_PATHS) + len(SECRET_PATHS) + len(NETWORK_PATHS)
+    assert (
+        len(ids) == len(set(ids)) == 95 + len(CONSOLE_PATHS) + len(SECRET_PATHS) + len(NETWORK_PATHS) + len(AGENT_PATHS)
+    )
 
 
 def test_console_paths_and_shapes_are_described(document: dict[str, Any]) -> None:
-    for method, path in CONSOLE_PATHS + SECRET_PATHS + NETWORK_PATHS:
+    for method, path in CONSOLE_PATHS + SECRET_PATHS + NETWORK_PATHS + AGENT_PATHS:
         assert method.lower() in document["paths"][path], (method, path)
     tasks = document["paths"]["/projects/{projectId}/tasks"]["get"]["responses"]["200"]
     assert tasks["content"]["application/json"]["schema"] == {

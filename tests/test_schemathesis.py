@@ -36,6 +36,8 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
         "TASK_COMMAND_BASH": ECHO,
         "TASK_COMMAND_QWEN": ECHO,
         "TASK_COMMAND_CLAUDE": ECHO,
+        "TASK_COMMAND_GEMINI": ECHO,
+        "TASK_COMMAND_CODEX": ECHO,
     }
     live = start_server(tmp_path_factory.mktemp("schemathesis"), **env)
     yield live
@@ -125,6 +127,10 @@ STATEFUL = (
     "ExecuteWorkflowStep",
     "ExecuteProjectWorkflowStep",
     "UpsertMemory",  # a `uniqueKey` the memory has no value for
+    "ExecuteAdhocTask",  # `isolation: worktree` in a project folder that is no git repository
+    "CaptureProjectTaskDialog",  # a follow-up of an agent task that reported no session, or is still running
+    "MergeTask",  # a task that ran in no worktree
+    "DiscardTask",
 )
 """Operations whose valid requests may still be refused (400, the contract's INVALID_STATUS or INVALID_VALUE)
 for the state they find, which no schema can say: the check that valid data is accepted is off for them."""

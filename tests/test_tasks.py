@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from websockets.sync.client import connect
 
 from resolvers.task_runner import OUTPUT_LIMIT
 from tests.conftest import Api, LiveServer, Tree, make_tree
-from tests.docker_engine import FAKE_CLI
+from tests.image_extras import FAKE_AGENT
 from tests.test_flexy import create_sandbox
 from tests.test_progress import progress_url, wait_for_subscribers
 
@@ -172,14 +173,16 @@ def test_with_limit_two_three_tasks_never_run_at_once(sandbox_owner: Api, projec
 
 
 def install_fake_cli(server: LiveServer, folder: Path, name: str) -> dict[str, str]:
-    """On the local backend the CLIs are scripts in the project folder; the Docker test image has them on PATH."""
+    """On the local backend the fake CLIs are copied into the project folder and the command templates name
+    them there (their flags unchanged); the Docker test image has them on PATH."""
     if server.settings.sandbox_backend == "docker":
         return {}
     script = folder / ".fake-bin" / name
     script.parent.mkdir(exist_ok=True)
-    script.write_text(FAKE_CLI.replace("{name}", name).replace("{title}", name.capitalize()))
+    shutil.copyfile(FAKE_AGENT, script)
     script.chmod(0o755)
-    return {f"task_command_{name}": f"{script} -p {{prompt}}"}
+    template = getattr(server.settings, f"task_command_{name}")
+    return {f"task_command_{name}": template.replace(name, str(script), 1)}
 
 
 def test_claude_and_qwen_tasks_run_their_cli(sandbox_server: LiveServer, sandbox_owner: Api, project: Project) -> None:

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 from typing_extensions import TypedDict
 
 from resolvers.network import HOST_ENTRY, MAX_HOSTS
@@ -13,7 +13,10 @@ HostEntry = Annotated[str, StringConstraints(pattern=rf"^{HOST_ENTRY.pattern}$",
 
 
 class NetworkRequest(TypedDict, total=False):
-    """Either key may be left out; `allowedHosts: null` returns to the list derived from the AI configuration."""
+    """Either key may be left out; `allowedHosts: null` returns to the list derived from the AI configuration.
+    Other keys are refused: a misspelt key of a security setting must not pass unnoticed."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     mode: NetworkMode
     allowedHosts: Annotated[list[HostEntry], Field(max_length=MAX_HOSTS)] | None

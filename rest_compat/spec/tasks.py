@@ -18,6 +18,7 @@ from rest_compat.spec import (
     optional_text,
     text,
 )
+from rest_compat.spec.agents import AgentStep, DiffSummary, Isolation, TaskUsage, Worktree
 from rest_compat.spec.memories import Memory, Types
 from rest_compat.spec.tree import StepStatus, WorkflowState
 from rest_compat.spec.workflows import TaskType
@@ -69,6 +70,32 @@ class TaskRecord(TypedDict):
     executionId: NotRequired[str]
     generatedMemoryId: NotRequired[str]
     contextUsage: ContextUsage
+    sessionId: NotRequired[str]
+    """The agent's session, once its CLI named it (a follow-up resumes it)."""
+    parentTaskId: NotRequired[str]
+    """The task a follow-up continues."""
+    conversationId: str
+    """Its conversation's first task (its own id when it is the first)."""
+    model: NotRequired[str]
+    usage: TaskUsage
+    isolation: Isolation
+    worktree: NotRequired[Worktree]
+    diff: NotRequired[DiffSummary]
+    """A finished worktree task's changes (`GET …/diff` has the files and the patch)."""
+
+
+class ConversationResponse(TypedDict):
+    """Every task of the conversation, its first task first."""
+
+    conversationId: str
+    tasks: list[TaskRecord]
+
+
+class TaskDetails(TaskRecord):
+    """A task with its agent steps' first page (`GET …/agent-steps` pages on)."""
+
+    agentSteps: list[AgentStep]
+    agentStepsTotal: int
 
 
 class TaskListQuery(TypedDict, total=False):
@@ -135,6 +162,9 @@ class ExecuteAdhocTaskRequest(TypedDict):
     parameters: NotRequired[dict[str, Any] | None]
     taskType: NotRequired[TaskType | Literal[""] | None]
     contextMemoryIds: NotRequired[at_most(100, Id) | None]
+    isolation: NotRequired[Isolation | Literal[""] | None]
+    """`worktree` (a git worktree and branch of its own; the project folder must be a git repository) or
+    `shared`; none: the project's default."""
 
 
 class ExecuteWorkflowStepRequest(TypedDict, total=False):
@@ -207,20 +237,27 @@ class CaptureTaskDialogRequest(TypedDict):
     metadata: NotRequired[dict[str, Any] | None]
 
 
-class DialogRequest(TypedDict):
-    """The SDK's dialog capture; the project comes from the path."""
+class DialogRequest(TypedDict, total=False):
+    """What to tell an agent task next (`message`, or the SDK's `content`), or a bash task's dialog to keep
+    (`content`); the project comes from the path."""
 
+    message: LongText
     content: LongText
-    metadata: NotRequired[dict[str, Any] | None]
+    metadata: dict[str, Any] | None
 
 
 class DialogResponse(TypedDict):
-    """The capture is done when this answers: `status` is `completed`, `operationId` the memory's id."""
+    """A follow-up was queued (`operationId` and `taskId` are its id, `status` its status), or the dialog was
+    kept as a memory (`status` is `completed`, `operationId` the memory's id)."""
 
     operationId: str
-    status: Literal["completed"]
+    status: TaskStatus
     message: str
-    memory: Memory
+    memory: NotRequired[Memory]
+    taskId: NotRequired[str]
+    parentTaskId: NotRequired[str]
+    conversationId: NotRequired[str]
+    sessionId: NotRequired[str]
 
 
 class TaskOutput(TypedDict):

@@ -4,9 +4,9 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from resolvers.agents import TASK_TYPES
 from resolvers.executions import STATUSES as EXECUTION_STATUSES
 from resolvers.executions import TRIGGERS
-from resolvers.task_runner import TASK_TYPES
 from resolvers.workflow_definition import STEP_TYPES, TRANSITION_TYPES
 from resolvers.workflows import STATUSES
 from rest_compat.spec import Id, Name, Timestamp, between, optional_text

@@ -1,7 +1,7 @@
 """replicas: leases on tasks and executions, the replica registry, sandbox hosts, the memory change log
 
-Revision ID: 0009_replicas
-Revises: 0008_network
+Revision ID: 0010_replicas
+Revises: 0009_agents
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009_replicas'
-down_revision = '0008_network'
+revision = '0010_replicas'
+down_revision = '0009_agents'
 branch_labels = None
 depends_on = None
 
