@@ -247,7 +247,9 @@ class ExecutionEngine:
     async def _queue(self, execution: WorkflowExecution, task: Task, kind: str) -> None:
         async with self.rt.db.read() as session:
             record = await session.scalar(select(Sandbox).where(Sandbox.project_id == execution.project_id))
-        await enqueue(self.rt, execution.project_id, record, task, kind, execution.user_id, self._driving(execution.id))
+        await enqueue(
+            self.rt, execution.project_id, record, task, kind, execution.user_id, lease=self._driving(execution.id)
+        )
 
     async def _settle(self, execution_id: str, task_id: str, task: Task | None) -> None:
         """Record how the step's task ended. A step whose task the server's stop interrupted, or whose task

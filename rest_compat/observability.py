@@ -41,6 +41,7 @@ class Observability:
                 status = message["status"]
             await send(message)
 
+        app = scope.get("app")  # this app's: a mounted sub-application puts itself there as the request goes in
         with telemetry.request_span(scope["method"], "request", headers) as span:
             try:
                 await self.app(scope, receive, send_noting_status)
@@ -49,7 +50,7 @@ class Observability:
                 span.update_name(f"{scope['method']} {route}")
                 span.set_attribute("http.route", route)
                 span.set_attribute("http.response.status_code", status)
-                runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+                runtime = getattr(app.state, "runtime", None) if app is not None else None
                 if runtime is not None:
                     runtime.metrics.observe_request(route, scope["method"], status, time.perf_counter() - started)
 
