@@ -166,9 +166,11 @@ async def fetch(port: int, path: str) -> bytes:
 def test_fake_ai_cli_streams_and_writes_into_the_project(docker_harness: Harness) -> None:
     async def scenario(backend: SandboxBackend) -> None:
         info = await backend.start((await backend.create(docker_harness.spec())).id)
-        result = await collect(await backend.run(info.id, ["claude", "-p", "add a README"]))
+        prompt = "add a README\n!pause 0.2\n!repeat 3 step\n!write claude-output.md add a README"
+        result = await collect(await backend.run(info.id, ["claude", "-p", prompt]))
         assert result.exit_code == 0
         assert len(result.chunk_times) >= 3, "the lines arrive as they are printed"
+        assert result.chunk_times[-1] - result.chunk_times[0] >= 0.4
         assert b"add a README" in result.stdout
         assert "add a README" in (docker_harness.project_dir / "claude-output.md").read_text()
 
