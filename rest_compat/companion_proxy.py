@@ -203,47 +203,34 @@ async def proxy_http(
 ) -> None:
     """Pass one request on and stream the answer back; DomainError (502) when nothing accepts the connection.
     An upstream reached through its own `connect` gets a client of its own for the request."""
-    if upstream.connect is not None:
-        async with upstream_client(SocketTransport(upstream.connect)) as own:
-            await _exchange(scope, receive, send, own, upstream, target, prefix)
-    else:
-        await _exchange(scope, receive, send, client, upstream, target, prefix)
-
-
-async def _exchange(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    client: httpx.AsyncClient,
-    upstream: Upstream,
-    target: bytes,
-    prefix: str,
-) -> None:
-    request = client.build_request(
-        scope["method"],
-        httpx.URL(scheme="http", host=upstream.host, port=upstream.port, raw_path=target),
-        headers=request_headers(scope, prefix),
-        content=_request_body(receive) if _has_body(scope) else None,
-    )
-    try:
-        response = await client.send(request, stream=True)
-    except ClientGone:
-        return
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise Unreachable from exc
-    except httpx.HTTPError as exc:
-        raise DomainError("SERVICE_UNREACHABLE", f"The sandbox's service broke off the exchange: {exc}") from exc
-    try:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response_headers(response, upstream, prefix),
-            }
+    async with contextlib.AsyncExitStack() as own:
+        if upstream.connect is not None:
+            client = await own.enter_async_context(upstream_client(SocketTransport(upstream.connect)))
+        request = client.build_request(
+            scope["method"],
+            httpx.URL(scheme="http", host=upstream.host, port=upstream.port, raw_path=target),
+            headers=request_headers(scope, prefix),
+            content=_request_body(receive) if _has_body(scope) else None,
         )
-        await _stream_response(response, send, receive)
-    finally:
-        await response.aclose()
+        try:
+            response = await client.send(request, stream=True)
+        except ClientGone:
+            return
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise Unreachable from exc
+        except httpx.HTTPError as exc:
+            raise DomainError("SERVICE_UNREACHABLE", f"The sandbox's service broke off the exchange: {exc}") from exc
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": response_headers(response, upstream, prefix),
+                }
+            )
+            await _stream_response(response, send, receive)
+        finally:
+            await response.aclose()
 
 
 async def until_first(*pumps: Coroutine[Any, Any, None]) -> None:

@@ -45,6 +45,12 @@ try {
     __typename ... on Event { id type } ... on TaskOutput { text } } }`;
   await setEditor(".graphiql-query-editor .CodeMirror", subscription);
   await waitForOperation("Follow");
+  // Every value the response pane takes, recorded as it changes: an event shown for a few milliseconds counts.
+  await page.evaluate(() => {
+    const editor = document.querySelector(".graphiql-response .CodeMirror").CodeMirror;
+    window.shownValues = [];
+    editor.on("change", () => window.shownValues.push(editor.getValue()));
+  });
   await run();
   const queued = await fetch(`${url}/api/projects/${process.env.PROJECT_DATABASE_ID}/tasks/adhoc`, {
     method: "POST",
@@ -55,13 +61,14 @@ try {
   const shown = new Set();
   const deadline = Date.now() + 30000;
   while (!shown.has("TASK_COMPLETED") && Date.now() < deadline) {
-    const text = await responseText();
-    try {
-      const event = JSON.parse(text).data.projectEvents;
-      shown.add(event.type);
-      if (event.text) shown.add(`text:${event.text.trim()}`);
-    } catch {
-      // between two results the pane may hold nothing or a partial render
+    for (const text of await page.evaluate(() => window.shownValues.splice(0))) {
+      try {
+        const event = JSON.parse(text).data.projectEvents;
+        shown.add(event.type);
+        if (event.text) shown.add(`text:${event.text.trim()}`);
+      } catch {
+        // between two results the pane may hold nothing or a partial render
+      }
     }
     await page.waitForTimeout(20);
   }
