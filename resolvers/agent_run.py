@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import agent_output as out
 from resolvers.budgets import BudgetExceeded, BudgetGuard
@@ -28,6 +29,9 @@ from store.models import AgentStep, Task
 Emit = Callable[..., Awaitable[None]]
 """Records one event of the task: `emit(type, **fields)` (skipped on a full disk)."""
 BestEffort = Callable[[Awaitable[Any]], Awaitable[None]]
+Fence = Callable[[AsyncSession], Awaitable[None]]
+"""Called first inside each write of the run: raises when this replica no longer holds the task's lease (a
+replica paused past it must not add steps or usage to a task another replica has failed)."""
 
 WRITE_SECONDS = 1.0
 MAX_LINE = 1024 * 1024
@@ -59,9 +63,10 @@ class AgentRun:
         masker: Masker,
         emit: Emit,
         best_effort: BestEffort,
+        fence: Fence,
     ) -> None:
         self.rt, self.task, self.parser, self.tally, self.place = rt, task, parser, tally, place
-        self.masker, self.emit, self.best_effort = masker, emit, best_effort
+        self.masker, self.emit, self.best_effort, self.fence = masker, emit, best_effort, fence
         self.guard = BudgetGuard(rt, task.project_id, task.id)
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.line = ""
@@ -145,6 +150,7 @@ class AgentRun:
 
     async def _save_session(self) -> None:
         async with writing(self.rt) as session:
+            await self.fence(session)
             await session.execute(update(Task).where(Task.id == self.task.id).values(session_id=self.session_id))
 
     async def _step(self, kind: str, event: str, **values: Any) -> None:
@@ -185,6 +191,7 @@ class AgentRun:
         if not rows and not dirty:
             return
         async with writing(self.rt) as session:
+            await self.fence(session)
             session.add_all(rows)
             if dirty:
                 await save_task_usage(session, self.task.id, self.place, self.tally)

@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from resolvers import agent_output, secrets, task_context, worktrees
-from resolvers.agent_run import AgentRun, BestEffort, Emit
+from resolvers.agent_run import AgentRun, BestEffort, Emit, Fence
 from resolvers.agents import AGENTS, agent_environment, ai_window, command_argv, is_agent
 from resolvers.errors import DomainError
 from resolvers.git_runner import IN_FOLDER, TASK_GIT_CONFIG, Identity, identity_of
@@ -75,7 +75,9 @@ class Launch:
         self.settled = True
 
 
-async def prepare(rt: Runtime, task: Task, record: Sandbox, emit: Emit, best_effort: BestEffort) -> Launch:
+async def prepare(
+    rt: Runtime, task: Task, record: Sandbox, emit: Emit, best_effort: BestEffort, fence: Fence
+) -> Launch:
     async with rt.db.read() as session:
         ai_config = await session.scalar(select(Project.ai_config).where(Project.id == task.project_id))
         place_of_usage = await place_of(session, task)
@@ -96,7 +98,7 @@ async def prepare(rt: Runtime, task: Task, record: Sandbox, emit: Emit, best_eff
         launch.argv = ["/bin/sh", "-c", MAKE_HOME, "sh", cwd, *argv]
         parser = agent_output.parser_for(AGENTS[task.task_type].output, model)
         tally = Tally(PriceTable(rt.settings.agent_prices), model)
-        launch.agent = AgentRun(rt, task, parser, tally, place_of_usage, masker, emit, best_effort)
+        launch.agent = AgentRun(rt, task, parser, tally, place_of_usage, masker, emit, best_effort, fence)
     elif place is not None:
         launch.argv = ["/bin/sh", "-c", IN_FOLDER, "sh", cwd, *argv]
     return launch

@@ -20,8 +20,9 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers import budgets, sandboxes, task_context, task_launch
+from resolvers import budgets, sandboxes, task_context, task_launch, telemetry
 from resolvers.budgets import BudgetExceeded
 from resolvers.cluster import is_lost_replica
 from resolvers.errors import DomainError
@@ -33,7 +34,7 @@ from resolvers.tx import writing
 from sandbox._command import KILLED_EXIT_CODE, NOT_FOUND_EXIT_CODE
 from sandbox.base import RunningCommand, SandboxUnavailable
 from store.bus import SubscriberLagged, Subscription
-from store.leases import Lease, LeaseLost, claim_queued_tasks, fenced_update
+from store.leases import Lease, LeaseLost, claim_queued_tasks, fenced_update, hold
 from store.models import Sandbox, Task, utcnow
 
 log = logging.getLogger("orchestrator.tasks")
@@ -294,15 +295,17 @@ class TaskScheduler:
         buffer = OutputBuffer()
         task: Task | None = None
         launch: Launch | None = None
+        span = contextlib.ExitStack()
         try:
             async with self.rt.db.read() as session:
                 task = await session.get(Task, task_id)
                 record = await session.scalar(select(Sandbox).where(Sandbox.project_id == project_id))
             if task is None:
                 return
+            span.enter_context(telemetry.task_span(task.trace_context, task.id, self.rt.cluster.replica_id))
             record = await self._begin(task, record)
             launch = await task_launch.prepare(
-                self.rt, task, record, partial(self._live_event, task), self._best_effort
+                self.rt, task, record, partial(self._live_event, task), self._best_effort, partial(self._fence, task_id)
             )
             buffer.masker = launch.masker
             before = await asyncio.to_thread(snapshot, launch.folder)
@@ -322,7 +325,7 @@ class TaskScheduler:
         except asyncio.CancelledError:
             error = self._aborts.pop(task_id, None) or (INTERRUPTED if self._stopping else None)
             status = "failed" if error else "cancelled"
-            await asyncio.shield(self._end(task, started, buffer, launch, status=status, error=error))
+            await self._end(task, started, buffer, launch, status=status, error=error)
         except BudgetExceeded as refusal:
             await self._end(task, started, buffer, launch, status="cancelled", error=refusal.message)
         except SandboxUnavailable as failure:  # its sandbox host stopped answering mid-run
@@ -336,6 +339,7 @@ class TaskScheduler:
                 log.exception("task %s failed", task_id)
                 await self._end(task, started, buffer, launch, error=f"Unexpected error: {failure}")
         finally:
+            span.close()
             self._running.pop(task_id, None)
             self._project_of.pop(task_id, None)
             self._forget_lease(task_id)
@@ -400,6 +404,17 @@ class TaskScheduler:
         except LeaseLost:
             self._lose(subject.id)
 
+    async def _fence(self, task_id: str, session: AsyncSession) -> None:
+        """Inside a write about the running task (an agent's steps, usage and session): refused once this
+        replica's lease on the task is lost."""
+        lease = self._leases.get(task_id)
+        if lease is None or task_id in self._decided:
+            return
+        try:
+            await hold(session, self.rt.db, lease)
+        except LeaseLost:
+            self._lose(task_id)
+
     def _lose(self, task_id: str) -> None:
         """Another replica took the task over: stop here, writing nothing more."""
         if task_id not in self._gone:
@@ -428,7 +443,19 @@ class TaskScheduler:
         self, task: Task | None, started: float, buffer: OutputBuffer, launch: Launch | None, **outcome: Any
     ) -> None:
         """Record the task's end; a failure to (the server stopping on a full disk) is logged, never raised
-        out of the task's runner, and the next start fails the task as interrupted."""
+        out of the task's runner, and the next start fails the task as interrupted.
+
+        A cancellation while the end is written (the host monitor aborting a task whose runner is already
+        ending it, a shutdown) waits for the end: a runner that left its task `running` would stop renewing
+        the lease, and the task would be failed later for the wrong reason."""
+        ending = asyncio.ensure_future(self._record_end(task, started, buffer, launch, **outcome))
+        while not ending.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(ending)
+
+    async def _record_end(
+        self, task: Task | None, started: float, buffer: OutputBuffer, launch: Launch | None, **outcome: Any
+    ) -> None:
         if task is not None and task.id in self._gone:
             return  # another replica decided this task's end
         try:
