@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers import events
 from resolvers.errors import DomainError
@@ -108,16 +109,17 @@ class ExecutionEngine:
     async def save(self, execution: WorkflowExecution, **values: Any) -> None:
         """Store changed columns (a vanished execution, deleted with its project, stays vanished); a
         driver's writes only while its lease holds the execution (LeaseLost otherwise)."""
-        lease = self._driving(execution.id)
         async with writing(self.rt) as session:
-            if lease is not None:
-                await fenced_update(session, self.rt.db, lease, **values)
-            else:
-                await session.execute(
-                    update(WorkflowExecution).where(WorkflowExecution.id == execution.id).values(**values)
-                )
+            await self._write(session, execution, values)
         for name, value in values.items():
             setattr(execution, name, value)
+
+    async def _write(self, session: AsyncSession, execution: WorkflowExecution, values: dict[str, Any]) -> None:
+        if (lease := self._driving(execution.id)) is not None:
+            await fenced_update(session, self.rt.db, lease, **values)
+        else:
+            changed = update(WorkflowExecution).where(WorkflowExecution.id == execution.id).values(**values)
+            await session.execute(changed)
 
     async def _claim(self, execution_id: str) -> Lease | None:
         cluster = self.rt.cluster
@@ -221,8 +223,8 @@ class ExecutionEngine:
                 await self._close_phase_if_done(execution, phases, phase_index)
                 continue
             work = step_work(execution.definition, phase_index, step_index, execution.input_parameters)
-            # The step names its task before the task exists: a crash between the two leaves a step whose
-            # task is missing, which runs again, never a task that no step knows.
+            # The step names its task in the transaction that stores the task: no reader sees a step whose
+            # task is missing, and no task exists that no step knows.
             task = Task(
                 id=new_id(),
                 step_id=step["stepId"],
@@ -234,9 +236,8 @@ class ExecutionEngine:
             )
             begin(step)
             step["taskId"] = task.id
-            await self.save(execution, phases=phases, current_phase=phase_index)
             try:
-                await self._queue(execution, task, work.task_type)
+                await self._queue(execution, task, work.task_type, phases=phases, current_phase=phase_index)
             except DomainError as refusal:
                 step["taskId"] = None
                 end(step, "failed", error=refusal.message)
@@ -244,12 +245,21 @@ class ExecutionEngine:
                 return None
             return task.id
 
-    async def _queue(self, execution: WorkflowExecution, task: Task, kind: str) -> None:
+    async def _queue(self, execution: WorkflowExecution, task: Task, kind: str, **values: Any) -> None:
+        """Queue a step's task, storing the execution's changed columns `values` in the same transaction."""
         async with self.rt.db.read() as session:
             record = await session.scalar(select(Sandbox).where(Sandbox.project_id == execution.project_id))
         await enqueue(
-            self.rt, execution.project_id, record, task, kind, execution.user_id, lease=self._driving(execution.id)
+            self.rt,
+            execution.project_id,
+            record,
+            task,
+            kind,
+            execution.user_id,
+            alongside=lambda session: self._write(session, execution, values),
         )
+        for name, value in values.items():
+            setattr(execution, name, value)
 
     async def _settle(self, execution_id: str, task_id: str, task: Task | None) -> None:
         """Record how the step's task ended. A step whose task the server's stop interrupted, or whose task

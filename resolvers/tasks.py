@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,6 @@ from resolvers.task_context import check_context_memories, visible_memory_ids
 from resolvers.task_scheduler import FINISHED, task_event
 from resolvers.tx import writing
 from resolvers.validation import MAX_OFFSET, UNSET, one_of, optional_object, optional_text, required_text, whole_number
-from store.leases import Lease, hold
 from store.models import Project, Sandbox, Task, WorkflowVersion
 
 TASK_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
@@ -194,11 +193,11 @@ async def enqueue(
     kind: str,
     user_id: str | None,
     isolation: object = None,
-    lease: Lease | None = None,
+    alongside: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> Task:
     """Queue a task in a sandbox whose project's access is already settled; 404 without a sandbox, 402 when a
-    budget over the project is spent (agent tasks), 400 for a worktree outside a git repository. With `lease`
-    (an execution's driver queueing a step), only while that lease holds the execution."""
+    budget over the project is spent (agent tasks), 400 for a worktree outside a git repository. `alongside`
+    writes in the task's own transaction (an execution's driver naming its step's task, under its lease)."""
     if record is None:
         raise DomainError(
             "CONTAINER_NOT_FOUND", f"Project {project_id} has no sandbox to run tasks in", {"projectId": project_id}
@@ -209,9 +208,9 @@ async def enqueue(
     task.status, task.user_id = "queued", user_id
     task.trace_context = telemetry.current_trace_context()
     async with writing(rt) as session:
-        if lease is not None:
-            await hold(session, rt.db, lease)
         session.add(task)
+        if alongside is not None:
+            await alongside(session)
     try:
         await task_event(rt, task, "task_queued", task=task.title, input={"prompt": task.prompt})
         await rt.tasks.wake(project_id)

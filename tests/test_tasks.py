@@ -73,6 +73,7 @@ def wait_for_task(
     deadline = time.monotonic() + timeout
     while True:
         task = api.get(f"/projects/{project_id}/tasks/{task_id}").json()
+        assert "status" in task, task
         if task["status"] in statuses:
             return task
         assert time.monotonic() < deadline, f"task {task_id} stayed {task['status']}"
