@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from resolvers.errors import DomainError
 from resolvers.runtime import Runtime
 from resolvers.tx import writing
-from sandbox.base import SandboxBackend, SandboxError, SandboxInfo, SandboxSpec
+from sandbox.base import SandboxBackend, SandboxError, SandboxInfo, SandboxSpec, SandboxUnavailable
 from sandbox.hosts import Host, MultiHostBackend
 from store.locks import Namespace, lock_in
 from store.models import Sandbox, SandboxReservation, Task, utcnow
@@ -216,6 +216,13 @@ async def create_placed(rt: Runtime, spec: SandboxSpec) -> tuple[SandboxInfo, Sa
                 hosts.remember(created.id, name)
                 return created, started, name
             await backend.delete(created.id)
+        except SandboxUnavailable:
+            await release(rt, spec.project_id)
+            if await hosts.answers(name):
+                raise
+            # It stopped answering before this replica's next look at it: placed again, among the others.
+            log.warning("sandbox host %s stopped answering while a sandbox was created there: trying another", name)
+            continue
         except BaseException:
             await release(rt, spec.project_id)
             raise

@@ -184,6 +184,12 @@ class MultiHostBackend(SandboxBackend):
                 except Exception:
                     log.exception("handling the change of sandbox host %s failed", host.spec.name)
 
+    async def answers(self, name: str) -> bool:
+        """Ping one host now (a call to it just failed): whether it is up."""
+        host = self.hosts[name]
+        await self._check(host)
+        return host.up
+
     async def _watch_forever(self) -> None:
         while True:
             await self.check()
