@@ -14,6 +14,7 @@ imported from a tar made in memory.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.client
 import io
 import ipaddress
@@ -138,6 +139,9 @@ def check_requirements() -> None:
         raise EngineMissing(f"a static busybox is needed for the test image: {INSTALL_HINT}")
 
 
+BRIDGE_LOCK = Path(tempfile.gettempdir()) / "orchestrator-test-bridges.lock"
+
+
 def _free_subnet() -> ipaddress.IPv4Network:
     """A /24 in 10.213.0.0/16 that no interface or route here uses."""
     used = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True, check=False)
@@ -156,16 +160,19 @@ def _free_subnet() -> ipaddress.IPv4Network:
 def _make_bridge() -> str | None:
     """A bridge of our own (a system dockerd keeps docker0); None when this machine cannot make one."""
     name = f"orchbr{secrets.token_hex(4)}"
-    subnet = _free_subnet()
-    steps = [
-        ["ip", "link", "add", "name", name, "type", "bridge"],
-        ["ip", "addr", "add", f"{next(subnet.hosts())}/{subnet.prefixlen}", "dev", name],
-        ["ip", "link", "set", name, "up"],
-    ]
-    for step in steps:
-        if subprocess.run(step, capture_output=True, check=False).returncode != 0:
-            subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
-            return None
+    # One process at a time between finding a free subnet and taking it: the test workers start engines at once.
+    with BRIDGE_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subnet = _free_subnet()
+        steps = [
+            ["ip", "link", "add", "name", name, "type", "bridge"],
+            ["ip", "addr", "add", f"{next(subnet.hosts())}/{subnet.prefixlen}", "dev", name],
+            ["ip", "link", "set", name, "up"],
+        ]
+        for step in steps:
+            if subprocess.run(step, capture_output=True, check=False).returncode != 0:
+                subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
+                return None
     return name
 
 
@@ -216,10 +223,27 @@ def _terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
         process.wait(timeout=10)
 
 
-def _terminate_pidfile(pidfile: Path) -> None:
-    """dockerd stops the containerd it started; after a KILL of dockerd that one is left over."""
-    with contextlib.suppress(OSError, ValueError):
-        os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+def _terminate_pidfile(pidfile: Path, timeout: float = 15) -> None:
+    """dockerd stops the containerd it started; after a KILL of dockerd that one is left over. Waits until it
+    is gone: a containerd started meanwhile would wait for the old one's lock on its database, and dockerd
+    gives up on it."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, which holds no lock any more, does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _unmount_under(folder: Path) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
+import os
 import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.docker_engine import (
     DockerEngine,
+    _alive,
     _dockerd_argv,
     _make_bridge,
     _terminate,
@@ -142,25 +145,48 @@ class TlsEngine:
         _terminate_pidfile(self.folder / "exec" / "containerd" / "containerd.pid")
 
     def crash(self) -> None:
-        """Stop answering at once, as a host that is cut off or whose engine died would: dockerd killed,
-        its containerd stopped, the containers left running (their shims outlive both)."""
+        """Stop answering at once, as a host that loses power does: dockerd, its containerd, the containers'
+        shims and everything in the containers killed together. (Killing dockerd alone leaves shims that a
+        new containerd must take over, which on a loaded machine outlasts dockerd's wait for containerd.)"""
         assert self.engine is not None
-        self.engine.process.kill()
+        doomed = _processes_of_engine(self.folder)
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.engine.process.wait(timeout=30)
         _terminate_pidfile(self.folder / "exec" / "containerd" / "containerd.pid")
-
-    def pause(self) -> None:
-        assert self.engine is not None
-        self.engine.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.engine is not None
-        self.engine.process.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in doomed) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def destroy(self) -> None:
         if self.engine is not None:
             self.engine.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _processes_of_engine(folder: Path) -> list[int]:
+    """dockerd, containerd and every shim of the engine in `folder` (their command lines name it), with all
+    their descendants (the containers' processes)."""
+    parents: dict[int, int] = {}
+    roots = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if str(folder) in command and command.split(" ", 1)[0].rsplit("/", 1)[-1].startswith(("dockerd", "containerd")):
+            roots.append(int(entry.name))
+    doomed = set(roots)
+    while True:
+        more = {pid for pid, parent in parents.items() if parent in doomed} - doomed
+        if not more:
+            return sorted(doomed)
+        doomed |= more
 
 
 def start_tls_engine(port: int, blind_to: Path) -> TlsEngine:

@@ -274,17 +274,20 @@ def cluster(request: pytest.FixtureRequest, cluster_infra: Infrastructure) -> It
     try:
         yield started
     finally:
-        remove_sandboxes(started)
         for replica in started.all():
             replica.stop()
 
 
 def remove_sandboxes(cluster: Cluster) -> None:
-    """Delete every sandbox through the API, so that the next broker's replicas find the hosts' capacity free
-    (the database and the hosts are shared by both)."""
+    """Delete every sandbox through the API, so that the next test finds the hosts' capacity free (the
+    database and the hosts are shared by every cluster test)."""
     api = cluster["a"].api()
-    for sandbox in api.get("/flexy").json():
-        api.delete(f"/flexy/{sandbox['id']}")
+    refused = [
+        response.text
+        for sandbox in api.get("/flexy").json()
+        if (response := api.delete(f"/flexy/{sandbox['id']}")).status_code not in (204, 404)
+    ]
+    assert not refused, refused
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:

@@ -64,11 +64,16 @@ def fill(api: Api, project_id: str) -> None:
 
 
 def deep_statements(server: LiveServer, api: Api) -> tuple[int, dict[str, Any]]:
+    """The statements the deep query costs: the fewest of three runs, since the server's own background work
+    (a finished task waking its project's queue, say) can only add to what is counted while it runs."""
     api.graphql("{ me { username } }")  # the caller is known from here on, as for any later request
-    with counting_statements(server) as statements:
-        result = api.graphql(DEEP)
-    assert "errors" not in result, result
-    return len(statements), result["data"]
+    counts = []
+    for _ in range(3):
+        with counting_statements(server) as statements:
+            result = api.graphql(DEEP)
+        assert "errors" not in result, result
+        counts.append(len(statements))
+    return min(counts), result["data"]
 
 
 def test_a_deep_query_costs_the_same_statements_at_1_and_240_projects(

@@ -6,6 +6,7 @@ found everywhere, sandboxes spread over the hosts and a host that stops answerin
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import threading
 import time
@@ -21,7 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import Api, Tree, unique
 from tests.graphql_calls import gid
-from tests.replica_cluster import BLIND_ORG, LEASE_SECONDS, Cluster, Replica, wait_for
+from tests.replica_cluster import BLIND_ORG, LEASE_SECONDS, Cluster, Replica, remove_sandboxes, wait_for
 from tests.test_executions import (
     act,
     bash_step,
@@ -133,11 +134,21 @@ def graphql_follow(
             out.append(int(frame["payload"]["data"]["projectEvents"]["id"]))
 
 
+def leases_lost(replica: Replica) -> float:
+    """How many leases this incarnation of the replica has lost (its /metrics counter)."""
+    for line in httpx.get(f"{replica.url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("orchestrator_leases_lost_total "):
+            return float(line.split()[1])
+    raise AssertionError("no orchestrator_leases_lost_total in /metrics")
+
+
 @pytest.fixture
 def apis(cluster: Cluster) -> Iterator[dict[str, Api]]:
-    """An admin session on each replica (one login: the token works on all of them)."""
+    """An admin session on each replica (one login: the token works on all of them). Each test leaves the
+    hosts empty: their capacity is small, and placement tests count what is free."""
     first = cluster["a"].api()
     yield {name: Api(replica.api_url, first.token) for name, replica in cluster.replicas.items()}
+    remove_sandboxes(cluster)
 
 
 # events
@@ -286,6 +297,7 @@ def test_a_replica_paused_past_its_lease_cannot_overwrite(cluster: Cluster, apis
     paused = holder_of(cluster, task_id, token)
     others = [replica for replica in cluster.all() if replica is not paused]
     reader = Api(others[0].api_url, token)
+    lost_before = leases_lost(paused)
     paused.signal(signal.SIGSTOP)
     try:
         failed = wait_for_task(reader, project_id, task_id, FINISHED, timeout=LEASE_SECONDS + 15)
@@ -293,14 +305,7 @@ def test_a_replica_paused_past_its_lease_cannot_overwrite(cluster: Cluster, apis
     finally:
         paused.signal(signal.SIGCONT)
     # Back: its runner learns that its lease is gone at its next write, writes nothing and kills the command.
-    wait_for(
-        lambda: (
-            "orchestrator_leases_lost_total 1.0" in httpx.get(f"{paused.url}/metrics", timeout=10).text
-            or "orchestrator_leases_lost_total 2.0" in httpx.get(f"{paused.url}/metrics", timeout=10).text
-        ),
-        LEASE_SECONDS * 3,
-        "the resumed replica to find its lease lost",
-    )
+    wait_for(lambda: leases_lost(paused) > lost_before, LEASE_SECONDS * 3, "the resumed replica to find its lease lost")
     settled = reader.get(f"/projects/{project_id}/tasks/{task_id}").json()
     assert (settled["status"], settled["error"], settled["endTime"]) == (
         failed["status"],
@@ -312,6 +317,39 @@ def test_a_replica_paused_past_its_lease_cannot_overwrite(cluster: Cluster, apis
     size = (folder / "ticks.txt").stat().st_size
     time.sleep(1.5)  # the command would have written about seven more ticks by now
     assert (folder / "ticks.txt").stat().st_size == size, "the paused replica's command kept running"
+
+
+def test_a_paused_replica_adds_no_agent_steps_or_usage_to_a_task_it_lost(
+    cluster: Cluster, apis: dict[str, Api]
+) -> None:
+    """An agent task's steps and usage are written by the run as they stream: after its lease ran out, the
+    paused replica's buffered lines must not reach the task another replica has failed."""
+    tree = tree_on(apis["a"])
+    project_id = tree.project["id"]
+    sandbox_for(apis["a"], project_id)
+    token = apis["a"].token or ""
+    prompt = "!tokens 100 50\n!pause 0.1\n!repeat 400 step"
+    response = apis["b"].post(
+        f"/projects/{project_id}/tasks/adhoc", {"title": "a", "prompt": prompt, "taskType": "claude"}
+    )
+    assert response.status_code == 201, response.text
+    task_id = response.json()["taskId"]
+    steps_path = f"/projects/{project_id}/tasks/{task_id}/agent-steps"
+    wait_for(lambda: apis["c"].get(steps_path).json()["total"] >= 5, 30, "the agent's first steps")
+    paused = holder_of(cluster, task_id, token)
+    reader = Api(next(replica for replica in cluster.all() if replica is not paused).api_url, token)
+    lost_before = leases_lost(paused)
+    paused.signal(signal.SIGSTOP)
+    try:
+        failed = wait_for_task(reader, project_id, task_id, FINISHED, timeout=LEASE_SECONDS + 15)
+        assert failed["status"] == "failed" and paused.env["REPLICA_NAME"] in failed["error"], failed
+        decided = (reader.get(steps_path).json()["total"], reader.get(f"/projects/{project_id}/usage").json())
+        time.sleep(1.5)  # the command goes on meanwhile: more than ten steps wait in the paused replica's stream
+    finally:
+        paused.signal(signal.SIGCONT)
+    wait_for(lambda: leases_lost(paused) > lost_before, LEASE_SECONDS * 3, "the resumed replica to find its lease lost")
+    time.sleep(1.5)  # its run would have written what it had read by now (about once a second)
+    assert (reader.get(steps_path).json()["total"], reader.get(f"/projects/{project_id}/usage").json()) == decided
 
 
 def test_the_task_limit_holds_across_replicas(cluster: Cluster, apis: dict[str, Api]) -> None:
@@ -419,7 +457,12 @@ def test_sandboxes_spread_over_hosts_and_a_host_that_stops_answering(cluster: Cl
     finally:
         beta.start()
     wait_for(
-        lambda: {h["name"]: h["status"] for h in cluster["b"].health()["sandboxHosts"]}["beta"] == "up", 30, "beta up"
+        lambda: all(
+            {h["name"]: h["status"] for h in replica.health()["sandboxHosts"]}["beta"] == "up"
+            for replica in cluster.all()
+        ),
+        30,
+        "every replica to see beta up",
     )
     again = queue(apis["b"], on_beta[0], "echo back")
     assert wait_for_task(apis["b"], on_beta[0], again, timeout=60)["status"] == "completed"
@@ -481,11 +524,11 @@ def test_health_metrics_and_traces_describe_the_cluster(cluster: Cluster, apis: 
     tree = tree_on(apis["a"])
     project_id = tree.project["id"]
     sandbox_for(apis["a"], project_id)
-    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)  # each broker's run its own trace
     traced = apis["a"].post(
         f"/projects/{project_id}/tasks/adhoc",
         {"title": "traced", "prompt": "echo traced", "taskType": "bash"},
-        headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        headers={"traceparent": f"00-{trace_id}-{caller_span}-01"},
     )
     task_id = traced.json()["taskId"]
     with progress(cluster["c"], apis["a"].token or "", project_id, 0) as socket:
@@ -510,7 +553,7 @@ def test_health_metrics_and_traces_describe_the_cluster(cluster: Cluster, apis: 
 
     spans = wait_for(spans_of_trace, 20, "the trace's spans")
     request = next(span for name, span in spans.items() if name.startswith("POST "))
-    assert request[0] == "POST /api/projects/{projectId}/tasks/adhoc" and request[3] == "00f067aa0ba902b7"
+    assert request[0] == "POST /api/projects/{projectId}/tasks/adhoc" and request[3] == caller_span
     assert spans["task.queue"][3] == request[2] and spans["task.run"][3] == spans["task.queue"][2]
     assert spans["task.run"][4]["orchestrator.task.id"] == task_id
 
