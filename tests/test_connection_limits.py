@@ -18,7 +18,8 @@ from tests.test_progress import progress_url
 from tests.test_tasks import submit
 
 LINES = 200
-STREAM = f"i=0; while [ $i -lt {LINES} ]; do echo line $i; i=$((i+1)); sleep 0.02; done"
+STREAM = f"i=0; while [ $i -lt {LINES} ]; do echo line $i; i=$((i+1)); sleep 0.05; done"
+"""Ten seconds of output: the storm of 45 opens must meet the task running, also on a loaded machine."""
 
 
 def open_socket(live: LiveServer, api: Api, project_id: str) -> tuple[bool, str]:
