@@ -34,8 +34,9 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 run: $(PY_STAMP) $(WEB_STAMP)
 	$(BIN)/python app.py serve
 
+# One worker per core, a test file at a time each (a file's tests share its fixtures); the longest files first.
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .
@@ -57,6 +58,7 @@ bench: setup
 	$(BIN)/python bench/graphql_deep.py
 	$(BIN)/python bench/reconnect_storm.py
 	$(BIN)/python bench/companion_proxy.py
+	$(BIN)/python bench/replicas.py
 
 clean:
 	rm -rf $(VENV) tests/sdk/node_modules web/node_modules .pytest_cache .ruff_cache

@@ -270,3 +270,13 @@ def make_sandbox_user(sandbox_server: LiveServer, sandbox_admin: Api) -> Callabl
 @pytest.fixture(scope="module")
 def sandbox_owner(sandbox_server: LiveServer, sandbox_admin: Api) -> Api:
     return add_user(sandbox_server, sandbox_admin)
+
+
+LONGEST_FIRST = ("tests/test_schemathesis.py", "tests/replicas/test_replicas.py")
+"""The files that take minutes each (schemathesis' two, the replica clusters' three)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first, so that parallel workers (`make test`: one file at a time each) start on them
+    and the short files fill in around them instead of waiting behind one at the end."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)
