@@ -12,7 +12,10 @@ local backend keeps its sandboxes per replica), and measures:
    `timestamp`, written by the replica that stored it) to its arrival at the subscriber (same machine, same
    clock): p50, p95, p99 for subscribers on the writing replica and on the others;
 2. throughput: `--tasks` `true` tasks over `--projects` projects (task limit 4 each), queued round-robin
-   through every replica at once; tasks completed per second, from the first `createdAt` to the last `endTime`.
+   through every replica at once; tasks completed per second, from the first `createdAt` to the last `endTime`;
+3. with 3 replicas, memory search across replicas: `--memories` memories written one at a time through the
+   first replica, each searched for on the last until it is found: the time from the write's answer to the
+   first search that finds it (FAISS on every replica, following the database's change log).
 """
 
 from __future__ import annotations
@@ -79,7 +82,6 @@ def start_replicas(
             "DOCKER_HOST": docker_url,
             "IMAGE_NAME": IMAGE,
             "TASK_COMMAND_BASH": "sh -c {prompt}",
-            "CONTEXT_ENABLED": "false",
             "LOG_LEVEL": "warning",
             "SOCKET_OPENS_PER_MINUTE_PER_ADDRESS": "0",
             "SOCKET_OPENS_PER_MINUTE_PER_USER": "0",
@@ -115,6 +117,20 @@ def stop(replicas: list[tuple[subprocess.Popen[bytes], str]]) -> None:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def wait_until_memory_ready(urls: list[str], token: str) -> None:
+    """Every replica's embedding model loaded (it loads in the background at start, using the CPU that the
+    measurements need)."""
+    deadline = time.monotonic() + 180
+    for url in urls:
+        while (
+            httpx.get(f"{url}/api/context/health", headers={"Authorization": f"Bearer {token}"}).json().get("status")
+            != "healthy"
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"context memory on {url} did not become healthy")
+            time.sleep(0.2)
 
 
 def project(client: httpx.Client, token: str) -> str:
@@ -200,11 +216,36 @@ def throughput(urls: list[str], token: str, projects: list[str], tasks: int) -> 
     return len(done) / (last - first)
 
 
+def memory_follow(urls: list[str], token: str, project_id: str, memories: int) -> list[float]:
+    """Seconds from a memory's creation through the first replica to a search on the last that finds it."""
+    headers = {"Authorization": f"Bearer {token}"}
+    writer, reader = httpx.Client(base_url=urls[0], headers=headers), httpx.Client(base_url=urls[-1], headers=headers)
+    delays = []
+    for index in range(memories):
+        text = f"the staging database is rebuilt every {index} days by job {os.urandom(4).hex()}"
+        search = {"query": text, "scope": "project", "scope_id": project_id, "limit": 3}
+        reader.post("/api/context/search", json=search).raise_for_status()  # the reader's model is warm
+        created = writer.post(
+            "/api/context/memories", json={"content": text, "scope": "project", "scope_id": project_id}
+        )
+        created.raise_for_status()
+        written, memory_id = time.monotonic(), created.json()["id"]
+        while True:
+            found = reader.post("/api/context/search", json=search).json()["results"]
+            if memory_id in [hit["id"] for hit in found]:
+                delays.append(time.monotonic() - written)
+                break
+            if time.monotonic() - written > 30:
+                raise SystemExit(f"memory {memory_id} was not found on {urls[-1]} within 30 s")
+    return delays
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=400)
     parser.add_argument("--tasks", type=int, default=120)
     parser.add_argument("--projects", type=int, default=6)
+    parser.add_argument("--memories", type=int, default=40)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
     rows = []
@@ -220,9 +261,17 @@ def main() -> None:
                     token = client.post("/api/auth/login", json={"username": "admin", "password": PASSWORD}).json()[
                         "token"
                     ]
+                    wait_until_memory_ready(urls, token)
                     lag = latency(urls, token, project(client, token), args.events)
                     projects = [project(client, token) for _ in range(args.projects)]
                     rate = throughput(urls, token, projects, args.tasks)
+                    if count > 1:
+                        found = memory_follow(urls, token, projects[0], args.memories)
+                        print(
+                            f"{count} replicas, {label}: a memory written on one is found on another: "
+                            f"{percentiles(found)}, max {max(found) * 1000:.1f} ms",
+                            flush=True,
+                        )
                 finally:
                     stop(replicas)
                 local = lag[urls[0]]
