@@ -1,10 +1,11 @@
 """Replicas sharing one database: this replica's registration and heartbeat, the leases it holds, and what
 becomes of the work of replicas that stopped renewing theirs.
 
-Every third of LEASE_SECONDS the keeper renews this replica's row and all its leases (one statement per
-table), tells the scheduler and the engine which leases did not renew (they stop that work, writing
-nothing), fails the tasks whose leases ran out with the name of the replica that lost them, adopts the
-executions nobody holds, and starts queued tasks that have room. A replica that starts under a name takes
+Every third of LEASE_SECONDS one keeper renews this replica's row and all its leases (one statement per
+table) and tells the scheduler and the engine which leases did not renew (they stop that work, writing
+nothing). A second one, as often but on its own so that a slow round never delays a renewal, fails the
+tasks whose leases ran out with the name of the replica that lost them, adopts the executions nobody
+holds, and starts queued tasks that have room. A replica that starts under a name takes
 over the work of that name's earlier incarnations at once (a restart), exactly as a single server does.
 
 With SQLite there is one process and so one replica; the same code runs, with nothing to share.
@@ -18,8 +19,8 @@ import logging
 import os
 import re
 import socket
-import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,8 +89,7 @@ class Cluster:
         self.replica_id = replica_id
         self.name = rt.settings.replica_name
         self.lease_seconds = rt.settings.lease_seconds
-        self._keeper: asyncio.Task[None] | None = None
-        self.last_beat: float | None = None
+        self._keepers: list[asyncio.Task[None]] = []
         self.leases_lost = 0
         self.tasks_reaped = 0
         self.executions_adopted = 0
@@ -154,18 +154,20 @@ class Cluster:
             )
             session.add(ClusterSetting(name=KEYS_SETTING + self.replica_id, value=fingerprint))
         await self._renew_replica()
-        self.last_beat = time.monotonic()
 
     def start(self) -> None:
         """Keep this replica's leases, and watch the others' (with a shared database)."""
         if self.shared:
-            self._keeper = asyncio.create_task(self._keep_forever(), name="cluster-keeper")
+            self._keepers = [
+                asyncio.create_task(self._every_renewal(self.renew), name="cluster-leases"),
+                asyncio.create_task(self._every_renewal(self.sweep), name="cluster-sweeps"),
+            ]
 
     async def stop(self) -> None:
-        """Leave: the keeper stops; the row says so (its leases were released or failed by then)."""
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
+        """Leave: the keepers stop; the row says so (its leases were released or failed by then)."""
+        for keeper in self._keepers:
+            keeper.cancel()
+        await asyncio.gather(*self._keepers, return_exceptions=True)
         try:
             async with writing(self.rt) as session:
                 await session.execute(
@@ -178,20 +180,23 @@ class Cluster:
 
     # the keeper
 
-    async def _keep_forever(self) -> None:
+    async def _every_renewal(self, work: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(self.renew_every)
             try:
-                await self.beat()
+                await work()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("the cluster keeper's round failed; it tries again")
 
-    async def beat(self) -> None:
-        self.last_beat = time.monotonic()
+    async def renew(self) -> None:
+        """This replica's row and every lease it holds."""
         await self._renew_replica()
         await self._renew_leases()
+
+    async def sweep(self) -> None:
+        """What other replicas left: their lost tasks and executions, and queued tasks with room."""
         await self.reap()
         await self.rt.operations.reap()
         await self.rt.executions.adopt_orphans()
