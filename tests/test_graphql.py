@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -30,27 +26,11 @@ from tests.graphql_calls import (
     refused,
     subscribe,
 )
+from tests.statements import fewest_statements
 
 NESTED = """{ me { organizations(first: 10) { nodes { id name
   workspaces(first: 10) { nodes { id name
     projects(first: 10) { nodes { id name workspace { id } organization { id } } } } } } } } }"""
-
-
-@contextmanager
-def counting_statements(server: LiveServer) -> Iterator[list[str]]:
-    statements: list[str] = []
-    lock = threading.Lock()
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        with lock:
-            statements.append(statement)
-
-    engine = server.runtime.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def populate(api: Api, organizations: int, workspaces: int, projects: int) -> None:
@@ -69,8 +49,7 @@ def test_nested_query_costs_a_constant_number_of_statements(server: LiveServer, 
     counts = []
     for api, expected_projects in ((small, 1), (large, 36)):
         data(api, "{ health { status } }")  # the caller is established now, and cached for a few seconds
-        with counting_statements(server) as statements:
-            result = data(api, NESTED)
+        count, result = fewest_statements(server, lambda api=api: data(api, NESTED))
         organizations = result["me"]["organizations"]["nodes"]
         projects = [p for o in organizations for w in o["workspaces"]["nodes"] for p in w["projects"]["nodes"]]
         assert len(projects) == expected_projects
@@ -79,7 +58,7 @@ def test_nested_query_costs_a_constant_number_of_statements(server: LiveServer, 
                 for project in workspace["projects"]["nodes"]:
                     assert project["workspace"]["id"] == workspace["id"]
                     assert project["organization"]["id"] == org["id"]
-        counts.append(len([s for s in statements if not s.startswith("BEGIN")]))
+        counts.append(count)
     assert counts[0] == counts[1], counts
     # The viewer, organizations, workspaces, projects; the parents the projects point back to come from
     # the loaders.

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Api, LiveServer, unique
-from tests.statements import counting_statements
+from tests.statements import fewest_statements
 
 DEEP = """query Deep {
   me { organizations(first: 5) { totalCount nodes { id name createdBy { username }
@@ -64,16 +64,10 @@ def fill(api: Api, project_id: str) -> None:
 
 
 def deep_statements(server: LiveServer, api: Api) -> tuple[int, dict[str, Any]]:
-    """The statements the deep query costs: the fewest of three runs, since the server's own background work
-    (a finished task waking its project's queue, say) can only add to what is counted while it runs."""
     api.graphql("{ me { username } }")  # the caller is known from here on, as for any later request
-    counts = []
-    for _ in range(3):
-        with counting_statements(server) as statements:
-            result = api.graphql(DEEP)
-        assert "errors" not in result, result
-        counts.append(len(statements))
-    return min(counts), result["data"]
+    count, result = fewest_statements(server, lambda: api.graphql(DEEP))
+    assert "errors" not in result, result
+    return count, result["data"]
 
 
 def test_a_deep_query_costs_the_same_statements_at_1_and_240_projects(

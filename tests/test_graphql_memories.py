@@ -7,12 +7,16 @@ from typing import Any
 
 from tests.conftest import Api, LiveServer, Tree, make_tree
 from tests.graphql_calls import USER_ERRORS, data, error_codes, gid, mutate, refused
-from tests.test_graphql import counting_statements
+from tests.statements import fewest_statements
 from tests.test_memories import wait_healthy
 
 MEMORY_FIELDS = "id databaseId content memoryType scopeKind visibility tags hierarchy scope { id }"
 CREATE = f"mutation($input: CreateMemoryInput!) {{ createMemory(input: $input) {{ memory {{ {MEMORY_FIELDS} }} {USER_ERRORS} }} }}"  # fmt: skip
 SCOPE_TYPES = {"organization": "Organization", "workspace": "Workspace", "project": "Project", "task": "Task"}
+
+SIMILAR_SCOPES = (
+    "query($id: ID!) { memory(id: $id) { similar(first: 10) { memory { scope { ... on Project { id } } } } } }"
+)
 
 
 def create(api: Api, content: str, scope: str, scope_id: str, **extra: Any) -> dict[str, Any]:
@@ -221,14 +225,8 @@ def test_scope_objects_cost_a_constant_number_of_statements(server: LiveServer, 
             first = first or memory
         assert first is not None
         data(user, "{ health { status } }")  # the caller is established now, and cached for a few seconds
-        with counting_statements(server) as statements:
-            found = data(
-                user,
-                "query($id: ID!) { memory(id: $id) { similar(first: 10) {"
-                " memory { scope { ... on Project { id } } } } } }",
-                id=first["id"],
-            )
+        count, found = fewest_statements(server, lambda u=user, m=first["id"]: data(u, SIMILAR_SCOPES, id=m))
         assert len(found["memory"]["similar"]) == projects - 1
         assert all(hit["memory"]["scope"]["id"] for hit in found["memory"]["similar"])
-        counts.append(len([s for s in statements if not s.startswith("BEGIN")]))
+        counts.append(count)
     assert counts[0] == counts[1], counts
